@@ -1,0 +1,151 @@
+import Foundation
+import Postgres
+
+/// A Jira Cloud site registered with the platform (table `jira_workspaces`).
+///
+/// Its secrets are ``Secret`` values: they never appear in `description`, `dump` or its JSON.
+public struct JiraWorkspace: Sendable, Hashable, Encodable {
+    /// The row id.
+    public var id: Int64
+    /// The Jira site host, trimmed and lower-cased, unique.
+    public var name: String
+    /// Atlassian's cloud id of the site, unique.
+    public var jiraCloudID: String
+    /// The platform user who installed the app.
+    public var adminUserID: String
+    /// The webhook secret, encrypted by the producer.
+    public var webhookSecret: Secret?
+    /// The service account's e-mail.
+    public var serviceAccountEmail: String?
+    /// The service account's API key, encrypted by the producer.
+    public var serviceAccountAPIKey: Secret?
+    /// Whether the workspace is in force.
+    public var status: JiraStatus
+    /// When the row was created.
+    public var createdAt: Date
+    /// When the row last changed.
+    public var updatedAt: Date
+    /// Increases on every change of the row (from one database-wide sequence).
+    public var version: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, status, version
+        case jiraCloudID = "jira_cloud_id"
+        case adminUserID = "admin_user_id"
+        case serviceAccountEmail = "svc_acc_email"
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    /// Encodes everything but the secrets.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(name, forKey: .name)
+        try container.encode(jiraCloudID, forKey: .jiraCloudID)
+        try container.encode(adminUserID, forKey: .adminUserID)
+        try container.encode(serviceAccountEmail, forKey: .serviceAccountEmail)
+        try container.encode(status, forKey: .status)
+        try container.encode(JiraTimestamp.format(createdAt), forKey: .createdAt)
+        try container.encode(JiraTimestamp.format(updatedAt), forKey: .updatedAt)
+        try container.encode(version, forKey: .version)
+    }
+
+    static let columns = "id, name, jira_cloud_id, admin_user_id, webhook_secret, svc_acc_email, svc_acc_api_key, status, created_at, updated_at, version"
+
+    init(row: PostgresRow) throws {
+        id = try row.int64("id")
+        name = try row.string("name")
+        jiraCloudID = try row.string("jira_cloud_id")
+        adminUserID = try row.string("admin_user_id")
+        webhookSecret = try row.optionalString("webhook_secret").map(Secret.init)
+        serviceAccountEmail = try row.optionalString("svc_acc_email")
+        serviceAccountAPIKey = try row.optionalString("svc_acc_api_key").map(Secret.init)
+        status = try JiraStatus(row: row)
+        createdAt = try row.date("created_at")
+        updatedAt = try row.date("updated_at")
+        version = try row.int64("version")
+    }
+}
+
+extension JiraWorkspace: CustomStringConvertible {
+    public var description: String {
+        "JiraWorkspace(id: \(id), name: \(name), jiraCloudID: \(jiraCloudID), status: \(status.rawValue), version: \(version))"
+    }
+}
+
+/// What `create_workspace` registers. Registering a cloud id that exists updates and reactivates it.
+public struct JiraWorkspaceRegistration: Sendable, Hashable {
+    /// Atlassian's cloud id of the site.
+    public var jiraCloudID: String
+    /// The site host; stored trimmed and lower-cased.
+    public var name: String
+    /// The platform user who installed the app.
+    public var adminUserID: String
+    /// The webhook secret, already encrypted.
+    public var webhookSecret: Secret?
+    /// The service account's e-mail.
+    public var serviceAccountEmail: String?
+    /// The service account's API key, already encrypted.
+    public var serviceAccountAPIKey: Secret?
+    /// The status to register with.
+    public var status: JiraStatus
+
+    /// Creates a registration.
+    public init(
+        jiraCloudID: String, name: String, adminUserID: String, webhookSecret: Secret?,
+        serviceAccountEmail: String?, serviceAccountAPIKey: Secret?, status: JiraStatus = .active
+    ) {
+        self.jiraCloudID = jiraCloudID
+        self.name = name
+        self.adminUserID = adminUserID
+        self.webhookSecret = webhookSecret
+        self.serviceAccountEmail = serviceAccountEmail
+        self.serviceAccountAPIKey = serviceAccountAPIKey
+        self.status = status
+    }
+}
+
+/// What `update_workspace` changes; `nil` fields stay as they are.
+public struct JiraWorkspaceUpdate: Sendable, Hashable {
+    /// A new cloud id.
+    public var jiraCloudID: String?
+    /// A new webhook secret.
+    public var webhookSecret: Secret?
+    /// A new service-account e-mail.
+    public var serviceAccountEmail: String?
+    /// A new service-account API key.
+    public var serviceAccountAPIKey: Secret?
+    /// A new status; `.inactive` deactivates the workspace's links too.
+    public var status: JiraStatus?
+
+    /// Creates an update.
+    public init(
+        jiraCloudID: String? = nil, webhookSecret: Secret? = nil, serviceAccountEmail: String? = nil,
+        serviceAccountAPIKey: Secret? = nil, status: JiraStatus? = nil
+    ) {
+        self.jiraCloudID = jiraCloudID
+        self.webhookSecret = webhookSecret
+        self.serviceAccountEmail = serviceAccountEmail
+        self.serviceAccountAPIKey = serviceAccountAPIKey
+        self.status = status
+    }
+}
+
+extension JiraStatus {
+    init(row: PostgresRow) throws {
+        let text = try row.string("status")
+        guard let status = JiraStatus(rawValue: text) else {
+            throw PostgresError(code: .unexpectedResponse, message: "unknown status \"\(text)\"")
+        }
+        self = status
+    }
+}
+
+/// RFC 3339 timestamps in UTC with milliseconds, as the JSON contract writes them.
+public enum JiraTimestamp {
+    /// Formats an instant as `2026-12-03T12:35:02.123Z`.
+    public static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}

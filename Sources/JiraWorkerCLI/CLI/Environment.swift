@@ -1,0 +1,9 @@
+import Foundation
+
+/// Reads the process environment; only the command line layer does.
+enum Environment {
+    static func value(_ name: String) -> String? {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+        return value
+    }
+}

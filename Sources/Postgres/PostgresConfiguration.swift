@@ -1,0 +1,53 @@
+/// How to reach PostgreSQL.
+public struct PostgresConfiguration: Sendable {
+    /// A libpq connection string or URI (`postgresql://user:pass@host:5432/db?sslmode=verify-full`,
+    /// `host=/run/postgresql dbname=jira`, …). Every libpq option works as libpq documents it.
+    public var connectionString: String
+    /// Reported to the server as `application_name` unless the connection string sets one.
+    public var applicationName: String
+
+    /// The database that `scripts/run` and `scripts/test` start locally.
+    public static let localDefault = "postgresql://postgres@127.0.0.1:55432/jira"
+
+    /// Creates a configuration.
+    public init(connectionString: String = PostgresConfiguration.localDefault, applicationName: String = "jira-worker") {
+        self.connectionString = connectionString
+        self.applicationName = applicationName
+    }
+
+    /// The connection string with any password replaced by `***`, safe to print.
+    public var redactedConnectionString: String { Self.redact(connectionString) }
+
+    /// Replaces passwords in a libpq URI (`scheme://user:secret@host`) or keyword/value string
+    /// (`password=secret`) with `***`.
+    public static func redact(_ text: String) -> String {
+        var result = text
+        // URI form: the userinfo's password sits between "user:" and the last "@" of the authority.
+        if let schemeEnd = result.range(of: "://") {
+            let authorityStart = schemeEnd.upperBound
+            let authorityEnd = result[authorityStart...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? result.endIndex
+            let authority = result[authorityStart..<authorityEnd]
+            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+                result.replaceSubrange(result.index(after: colon)..<at, with: "***")
+            }
+        }
+        // Keyword form and URI query parameters: password=value (value quoted or up to a separator).
+        var output = ""
+        var rest = Substring(result)
+        while let range = rest.range(of: "password=") {
+            output += rest[..<range.upperBound]
+            rest = rest[range.upperBound...]
+            if rest.first == "'" {
+                var index = rest.index(after: rest.startIndex)
+                while index < rest.endIndex, rest[index] != "'" {
+                    index = rest[index] == "\\" ? rest.index(index, offsetBy: 2, limitedBy: rest.endIndex) ?? rest.endIndex : rest.index(after: index)
+                }
+                rest = index < rest.endIndex ? rest[rest.index(after: index)...] : ""
+            } else {
+                rest = rest.drop(while: { $0 != " " && $0 != "&" })
+            }
+            output += "***"
+        }
+        return output + rest
+    }
+}
