@@ -27,7 +27,9 @@ let package = Package(
             dependencies: ["JiraStore", "Postgres"],
             swiftSettings: strict
         ),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres"], swiftSettings: strict),
-        .testTarget(name: "JiraStoreTests", dependencies: ["JiraStore", "Postgres"], swiftSettings: strict),
+        // Helpers shared by the test targets: the real servers that scripts/test starts.
+        .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "JiraStoreTests", dependencies: ["JiraStore", "Postgres", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -47,9 +47,10 @@ public struct JiraStoreError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "JiraStoreError(\(code)): \(message)" }
 
-    /// Classifies a PostgreSQL error. Row values in `detail` are dropped, since a check
+    /// Classifies a PostgreSQL error: constraint violations and bad input become `invalidInput`,
+    /// `conflict` or a not-found code; everything else is `database`. Row values in `detail` are dropped, since a check
     /// violation's detail echoes the whole row, secrets included.
-    init(_ error: PostgresError) {
+    public init(classifying error: PostgresError) {
         var cause = error
         cause.detail = nil
         underlying = cause

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How to reach PostgreSQL.
 public struct PostgresConfiguration: Sendable {
     /// A libpq connection string or URI (`postgresql://user:pass@host:5432/db?sslmode=verify-full`,
@@ -17,6 +19,35 @@ public struct PostgresConfiguration: Sendable {
 
     /// The connection string with any password replaced by `***`, safe to print.
     public var redactedConnectionString: String { Self.redact(connectionString) }
+
+    /// Removes this configuration's password from a message (libpq quotes malformed URI parts,
+    /// which may be the password itself), then redacts anything shaped like a password.
+    public func scrub(_ message: String) -> String {
+        var result = message
+        for secret in passwords where secret.count >= 3 {
+            result = result.replacingOccurrences(of: secret, with: "***")
+        }
+        return Self.redact(result)
+    }
+
+    /// The password as it appears in the connection string, raw and percent-decoded.
+    private var passwords: [String] {
+        var found: [String] = []
+        let text = connectionString
+        if let schemeEnd = text.range(of: "://") {
+            let authority = text[schemeEnd.upperBound...].prefix { $0 != "/" && $0 != "?" }
+            if let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") {
+                found.append(String(authority[authority.index(after: colon)..<at]))
+            }
+        }
+        var rest = Substring(text)
+        while let range = rest.range(of: "password=") {
+            rest = rest[range.upperBound...]
+            let value = rest.prefix { $0 != " " && $0 != "&" }
+            found.append(String(value.trimmingCharacters(in: CharacterSet(charactersIn: "'"))))
+        }
+        return found + found.compactMap { $0.removingPercentEncoding }
+    }
 
     /// Replaces passwords in a libpq URI (`scheme://user:secret@host`) or keyword/value string
     /// (`password=secret`) with `***`.

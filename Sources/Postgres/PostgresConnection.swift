@@ -87,7 +87,9 @@ public final class PostgresConnection: @unchecked Sendable {
     /// whose server closed it while idle (found without blocking by reading what is pending).
     private func ensureConnected() throws -> OpaquePointer {
         if let conn = handle {
-            if PQstatus(conn) == CONNECTION_OK, PQconsumeInput(conn) == 1, PQstatus(conn) == CONNECTION_OK {
+            // An idle connection has nothing to read; a readable socket means the server is
+            // closing it (a restart sends a termination message, then EOF): open a new one.
+            if PQstatus(conn) == CONNECTION_OK, !Self.isReadable(PQsocket(conn)) {
                 if PQtransactionStatus(conn) != PQTRANS_IDLE {
                     // A session left a transaction open (it threw past its own clean-up): end it.
                     PQclear(PQexec(conn, "ROLLBACK"))
@@ -101,6 +103,12 @@ public final class PostgresConnection: @unchecked Sendable {
         let conn = try Self.open(configuration)
         handle = conn
         return conn
+    }
+
+    private static func isReadable(_ socket: Int32) -> Bool {
+        guard socket >= 0 else { return true }
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) != 0
     }
 
     private static func open(_ configuration: PostgresConfiguration) throws -> OpaquePointer {
@@ -118,7 +126,7 @@ public final class PostgresConnection: @unchecked Sendable {
             throw PostgresError(
                 code: .connectionFailed,
                 message: "cannot connect to PostgreSQL at \(configuration.redactedConnectionString): "
-                    + PostgresConfiguration.redact(message)
+                    + configuration.scrub(message)
             )
         }
         PQsetNoticeProcessor(conn, { _, _ in }, nil)

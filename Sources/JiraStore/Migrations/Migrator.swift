@@ -67,7 +67,7 @@ public struct Migrator: Sendable {
         do {
             return try await connection.withSession(body)
         } catch let error as PostgresError {
-            throw JiraStoreError(error)
+            throw JiraStoreError(classifying: error)
         }
     }
 

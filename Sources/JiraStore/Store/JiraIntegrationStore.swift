@@ -34,7 +34,7 @@ public final class JiraIntegrationStore: Sendable {
         do {
             return try await body()
         } catch let error as PostgresError {
-            throw JiraStoreError(error)
+            throw JiraStoreError(classifying: error)
         }
     }
 

@@ -199,7 +199,7 @@ public struct JiraStoreSession {
         do {
             return try postgres.query(sql, parameters.map(\.postgresValue))
         } catch let error as PostgresError {
-            throw JiraStoreError(error)
+            throw JiraStoreError(classifying: error)
         }
     }
 
