@@ -17,6 +17,12 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // C shims: Debian's hiredis 0.14 (RESP2). Not looked up through pkg-config: Debian's
+        // hiredis.pc adds -D_FILE_OFFSET_BITS=64, a flag SwiftPM prohibits (and warns about);
+        // the header and library sit on the default paths, and the module map links -lhiredis.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        // A thin, safe Swift layer over hiredis.
+        .target(name: "Redis", dependencies: ["CHiredis"], swiftSettings: strict),
         // A thin, safe Swift layer over libpq.
         .target(name: "Postgres", dependencies: ["CLibpq"], swiftSettings: strict),
         // Models, migrations and JiraIntegrationStore.
