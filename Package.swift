@@ -27,10 +27,12 @@ let package = Package(
         .target(name: "Postgres", dependencies: ["CLibpq"], swiftSettings: strict),
         // Models, migrations and JiraIntegrationStore.
         .target(name: "JiraStore", dependencies: ["Postgres"], swiftSettings: strict),
+        // Jobs from the Redis stream, applied through the store exactly once in effect.
+        .target(name: "JiraWorker", dependencies: ["JiraStore", "Redis", "Postgres"], swiftSettings: strict),
         // The `jira-worker` command line.
         .executableTarget(
             name: "JiraWorkerCLI",
-            dependencies: ["JiraStore", "Postgres"],
+            dependencies: ["JiraWorker", "JiraStore", "Redis", "Postgres"],
             swiftSettings: strict
         ),
         // Helpers shared by the test targets: the real servers that scripts/test starts.

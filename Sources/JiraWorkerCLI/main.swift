@@ -1,6 +1,7 @@
 import Foundation
 import JiraStore
 import Postgres
+import Redis
 
 /// A subcommand: its help text and what it does. Returns the exit code.
 struct Subcommand: Sendable {
@@ -13,6 +14,10 @@ let usage = """
 
     Commands:
       migrate     apply pending schema migrations (--status lists them)
+      run         consume jobs from the Redis stream and apply them
+      enqueue     put a job on the stream (or many, with --file)
+      result      print a job's result
+      dead        list, retry or purge dead letters
 
     Run `jira-worker <command> --help` for a command's options.
     Exit codes: 0 success, 1 failure, 2 usage error.
@@ -20,6 +25,10 @@ let usage = """
 
 let subcommands: [String: Subcommand] = [
     "migrate": Subcommand(help: MigrateCommand.help, run: MigrateCommand.run),
+    "run": Subcommand(help: RunCommand.help, run: RunCommand.run),
+    "enqueue": Subcommand(help: EnqueueCommand.help, run: EnqueueCommand.run),
+    "result": Subcommand(help: ResultCommand.help, run: ResultCommand.run),
+    "dead": Subcommand(help: DeadCommand.help, run: DeadCommand.run),
 ]
 
 func runCommandLine(_ argv: [String]) async -> Int32 {
@@ -41,6 +50,9 @@ func runCommandLine(_ argv: [String]) async -> Int32 {
     } catch let error as UsageError {
         FileHandle.standardError.write(Data("jira-worker \(name): \(error)\n\n\(subcommand.help)\n".utf8))
         return 2
+    } catch let error as RedisError {
+        Log.error(error.message, ["code": error.code.description])
+        return 1
     } catch let error as JiraStoreError {
         Log.error(error.message, ["code": error.code.description, "sqlstate": error.underlying?.sqlState ?? ""])
         return 1

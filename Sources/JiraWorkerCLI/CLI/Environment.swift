@@ -7,3 +7,8 @@ enum Environment {
         return value
     }
 }
+
+import JiraWorker
+
+/// The command line's logger.
+let Log = WorkerLog()

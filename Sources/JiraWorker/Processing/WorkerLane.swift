@@ -1,0 +1,310 @@
+import Foundation
+import JiraStore
+import Postgres
+import Redis
+
+/// One lane: a thread with its own Redis and PostgreSQL connections that reads batches from the
+/// consumer group and applies them. Blocking C calls stay on this thread.
+///
+/// A batch is applied in one PostgreSQL transaction, each job inside a savepoint so that one
+/// failing job does not fail its neighbours; each applied job id is recorded in the inbox in the
+/// same transaction as its effect. Only after COMMIT does one `MULTI … EXEC` write the results,
+/// dead letters and delayed retries and `XACK` the whole batch.
+final class WorkerLane: Sendable {
+    let index: Int
+    let consumer: String
+    private let configuration: WorkerConfiguration
+    private let state: WorkerState
+    private let redis: RedisConnection
+    private let postgres: PostgresConnection
+    private let decoder: JobDecoder
+    private let log: WorkerLog
+
+    init(index: Int, configuration: WorkerConfiguration, state: WorkerState, log: WorkerLog) {
+        self.index = index
+        self.consumer = "\(configuration.consumer):\(index)"
+        self.configuration = configuration
+        self.state = state
+        self.redis = RedisConnection(configuration: configuration.redis)
+        self.postgres = PostgresConnection(configuration: configuration.postgres)
+        self.decoder = JobDecoder(maxBytes: configuration.maxEntryBytes)
+        self.log = log
+    }
+
+    private var keys: JiraKeys { configuration.keys }
+
+    /// The loop: first this lane's own pending entries (left by a previous run under the same
+    /// name), then new entries, reclaiming stale ones from dead consumers now and then.
+    func run() {
+        var ownPendingFirst = true
+        var nextClaim = ContinuousClock.now
+        var claimCursor = "0-0"
+        var outage = 0
+        var groupReady = false
+        while state.isRunning {
+            state.beat()
+            do {
+                if !groupReady {
+                    try Self.createGroup(redis, keys)
+                    groupReady = true
+                }
+                var entries: [StreamEntry]
+                if ownPendingFirst {
+                    entries = try withDeliveryCounts(try readGroup(from: "0", block: nil))
+                    if entries.isEmpty { ownPendingFirst = false }
+                } else if ContinuousClock.now >= nextClaim {
+                    nextClaim = ContinuousClock.now + configuration.claimTimeout / 3
+                    let claimed = try autoclaim(cursor: claimCursor)
+                    claimCursor = claimed.cursor
+                    entries = try withDeliveryCounts(claimed.entries)
+                    if entries.isEmpty { entries = try readGroup(from: ">", block: configuration.readBlock) }
+                } else {
+                    entries = try readGroup(from: ">", block: configuration.readBlock)
+                }
+                outage = 0
+                if !entries.isEmpty { processUntilDone(entries) }
+            } catch {
+                outage += 1
+                log.error("lane \(index): \(Self.describe(error)); retrying", ["consumer": consumer])
+                sleep(milliseconds: configuration.reconnectBackoff.delayMilliseconds(attempt: outage))
+            }
+        }
+    }
+
+    /// Processes a batch, waiting out PostgreSQL or Redis outages without counting attempts.
+    /// While it waits it keeps the entries claimed (`XCLAIM … JUSTID` resets their idle time
+    /// without counting a delivery), so other consumers do not take them over.
+    private func processUntilDone(_ entries: [StreamEntry]) {
+        var outage = 0
+        while true {
+            do {
+                try process(entries)
+                return
+            } catch {
+                outage += 1
+                if state.current == .stopped { return }
+                log.error("lane \(index): batch of \(entries.count) waits: \(Self.describe(error))", ["consumer": consumer])
+                sleep(milliseconds: configuration.reconnectBackoff.delayMilliseconds(attempt: outage))
+                _ = try? redis.send(RedisCommand("XCLAIM", [keys.jobs, keys.group, consumer, "0"] + entries.map(\.id) + ["JUSTID"]))
+            }
+        }
+    }
+
+    // MARK: - One batch
+
+    private enum Disposition {
+        case done(jobID: String, result: String)
+        case dead(error: String, jobID: String?)
+        case retry(attempt: Int, delayMilliseconds: Int64)
+        case ack
+    }
+
+    func process(_ entries: [StreamEntry]) throws {
+        var dispositions = [Disposition?](repeating: nil, count: entries.count)
+        var valid: [(position: Int, job: JiraJob)] = []
+        for (position, entry) in entries.enumerated() {
+            if entry.deliveries > configuration.maxDeliveries {
+                dispositions[position] = .dead(error: "delivered \(entry.deliveries) times without completing (a worker may crash on it)", jobID: nil)
+                continue
+            }
+            guard let raw = entry.job else {
+                dispositions[position] = entry.fieldNames.isEmpty
+                    ? .ack  // deleted from the stream while pending: nothing left to apply
+                    : .dead(error: "entry has no job field (fields: \(entry.fieldNames.prefix(8).joined(separator: ", ")))", jobID: nil)
+                continue
+            }
+            do {
+                valid.append((position, try decoder.decode(raw)))
+            } catch {
+                dispositions[position] = .dead(error: error.message, jobID: error.jobID)
+            }
+        }
+        if !valid.isEmpty {
+            let attempts = entries.map(\.attempts)
+            let configuration = self.configuration
+            let outcomes = try postgres.withSessionBlocking { session in
+                try session.transaction { session in try Self.apply(valid, attempts: attempts, configuration: configuration, session) }
+            }
+            for (position, disposition) in outcomes { dispositions[position] = disposition }
+        }
+        try acknowledge(entries, dispositions.map { $0 ?? .ack })
+    }
+
+    /// Applies valid jobs inside the open transaction; returns each one's disposition.
+    private static func apply(
+        _ jobs: [(position: Int, job: JiraJob)], attempts: [Int], configuration: WorkerConfiguration, _ session: PostgresSession
+    ) throws -> [(Int, Disposition)] {
+        let store = JiraStoreSession(session)
+        var results: [String: String] = [:]
+        for row in try session.query("SELECT job_id, result::text AS result FROM jira_job_inbox WHERE job_id = ANY($1::text[])", [jobs.map(\.job.id).postgresValue]) {
+            results[try row.string("job_id")] = try row.string("result")
+        }
+        var outcomes: [(Int, Disposition)] = []
+        for (position, job) in jobs {
+            if let result = results[job.id] {
+                outcomes.append((position, .done(jobID: job.id, result: result)))  // a duplicate: no second effect
+                continue
+            }
+            _ = try session.query("SAVEPOINT job", [])
+            do {
+                let applied = try JobApplier.apply(job, store)
+                let result = String(decoding: try Self.encoder.encode(applied.result), as: UTF8.self)
+                _ = try session.query("INSERT INTO jira_job_inbox (job_id, job_type, result) VALUES ($1, $2, $3::jsonb)", [
+                    job.id.postgresValue, job.type.postgresValue, result.postgresValue,
+                ])
+                _ = try session.query("RELEASE SAVEPOINT job", [])
+                results[job.id] = result
+                outcomes.append((position, .done(jobID: job.id, result: result)))
+            } catch {
+                _ = try session.query("ROLLBACK TO SAVEPOINT job", [])
+                _ = try session.query("RELEASE SAVEPOINT job", [])
+                if let postgresError = error as? PostgresError, postgresError.constraint == "jira_job_inbox_pkey" {
+                    // Another worker applied the same id concurrently and committed first.
+                    let rows = try session.query("SELECT result::text AS result FROM jira_job_inbox WHERE job_id = $1", [job.id.postgresValue])
+                    if let result = rows.first?["result"] {
+                        results[job.id] = result
+                        outcomes.append((position, .done(jobID: job.id, result: result)))
+                        continue
+                    }
+                }
+                switch JobFailure.classify(error) {
+                case .infrastructure(let cause):
+                    throw cause
+                case .permanent(let reason):
+                    outcomes.append((position, .dead(error: reason, jobID: job.id)))
+                case .retry(let reason):
+                    let attempt = attempts[position] + 1
+                    if attempt >= configuration.maxAttempts {
+                        outcomes.append((position, .dead(error: "gave up after \(attempt) attempts: \(reason)", jobID: job.id)))
+                    } else {
+                        outcomes.append((position, .retry(attempt: attempt, delayMilliseconds: configuration.retryBackoff.delayMilliseconds(attempt: attempt))))
+                    }
+                }
+            }
+        }
+        return outcomes
+    }
+
+    /// Writes results, dead letters and retries and acknowledges the batch, atomically.
+    private func acknowledge(_ entries: [StreamEntry], _ dispositions: [Disposition]) throws {
+        let ttl = configuration.resultTTL.wholeSecondsAtLeastOne
+        let now = Date()
+        var commands = [RedisCommand("MULTI")]
+        var dead = 0
+        var retried = 0
+        for (entry, disposition) in zip(entries, dispositions) {
+            switch disposition {
+            case .done(let jobID, let result):
+                commands.append(RedisCommand("SET", keys.result(jobID), "{\"status\":\"done\",\"result\":\(result)}", "EX", ttl))
+            case .dead(let error, let jobID):
+                dead += 1
+                commands.append(RedisCommand("XADD", [
+                    keys.dead, "*", "job", entry.job ?? [], "error", error, "attempts", entry.attempts + 1,
+                    "failed_at", JiraTimestamp.format(now), "consumer", consumer, "source_id", entry.id,
+                ]))
+                if let jobID {
+                    let body = String(decoding: try Self.encoder.encode(DeadResult(error: error)), as: UTF8.self)
+                    commands.append(RedisCommand("SET", keys.result(jobID), body, "EX", ttl, "NX"))
+                }
+                log.error("job dead-lettered", ["job_id": jobID ?? "", "source_id": entry.id, "error": error, "consumer": consumer])
+            case .retry(let attempt, let delay):
+                retried += 1
+                let due = Int64(now.timeIntervalSince1970 * 1000) + delay
+                commands.append(RedisCommand("ZADD", keys.delayed, due, DelayedJob.member(attempts: attempt, job: entry.job ?? [])))
+            case .ack:
+                break
+            }
+        }
+        commands.append(RedisCommand("XACK", [keys.jobs, keys.group] + entries.map(\.id)))
+        commands.append(RedisCommand("EXEC"))
+        let replies = try redis.pipeline(commands)
+        guard let exec = replies.last, case .array(let results) = exec else {
+            throw RedisError(code: .server, message: "MULTI/EXEC failed: \(replies.first(where: { if case .error = $0 { return true } else { return false } }).map { "\($0)" } ?? "no reply")")
+        }
+        if let failure = results.first(where: { if case .error = $0 { return true } else { return false } }) {
+            log.error("a write of the acknowledgement failed", ["reply": "\(failure)", "consumer": consumer])
+        }
+        state.processed.add(entries.count - dead - retried, ordering: .relaxed)
+        state.deadLettered.add(dead, ordering: .relaxed)
+        state.retried.add(retried, ordering: .relaxed)
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    private struct DeadResult: Encodable {
+        let status = "dead"
+        let error: String
+    }
+
+    // MARK: - Reading
+
+    /// `XGROUP CREATE … 0 MKSTREAM`: from the start of the stream, so jobs enqueued before any
+    /// worker ran are consumed too. An existing group (`BUSYGROUP`) is fine.
+    static func createGroup(_ redis: RedisConnection, _ keys: JiraKeys) throws {
+        do {
+            try redis.send(RedisCommand("XGROUP", "CREATE", keys.jobs, keys.group, "0", "MKSTREAM"))
+        } catch let error as RedisError where error.serverErrorPrefix == "BUSYGROUP" {}
+    }
+
+    private func readGroup(from id: String, block: Duration?) throws -> [StreamEntry] {
+        var arguments: [any RedisArgument] = ["GROUP", keys.group, consumer, "COUNT", configuration.batchSize]
+        if let block { arguments += ["BLOCK", block.milliseconds] }
+        arguments += ["STREAMS", keys.jobs, id]
+        do {
+            return try StreamEntry.parse(readGroup: try redis.send(RedisCommand("XREADGROUP", arguments)))
+        } catch let error as RedisError where error.serverErrorPrefix == "NOGROUP" {
+            try Self.createGroup(redis, keys)  // the stream or group was deleted: recreate, read next turn
+            return []
+        }
+    }
+
+    private func autoclaim(cursor: String) throws -> (cursor: String, entries: [StreamEntry]) {
+        let reply = try redis.send(RedisCommand("XAUTOCLAIM", keys.jobs, keys.group, consumer, configuration.claimTimeout.milliseconds, cursor, "COUNT", configuration.batchSize))
+        guard let parts = reply.array, parts.count >= 2, let next = parts[0].string else {
+            throw RedisError(code: .unexpectedReply, message: "unexpected XAUTOCLAIM reply")
+        }
+        let entries = try StreamEntry.parse(list: parts[1])
+        if !entries.isEmpty { log.info("lane \(index) reclaimed \(entries.count) stale entries", ["consumer": consumer]) }
+        return (next, entries)
+    }
+
+    /// Fills in delivery counts from `XPENDING` for entries read from the pending list.
+    private func withDeliveryCounts(_ entries: [StreamEntry]) throws -> [StreamEntry] {
+        guard let first = entries.first?.id, let last = entries.last?.id else { return entries }
+        let reply = try redis.send(RedisCommand("XPENDING", keys.jobs, keys.group, first, last, entries.count, consumer))
+        var counts: [String: Int] = [:]
+        for item in reply.array ?? [] {
+            if let fields = item.array, fields.count == 4, let id = fields[0].string, let count = fields[3].integer { counts[id] = Int(count) }
+        }
+        return entries.map { entry in
+            var entry = entry
+            entry.deliveries = counts[entry.id] ?? entry.deliveries
+            return entry
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as RedisError: return error.description
+        case let error as PostgresError: return error.description
+        case let error as JiraStoreError: return error.description
+        default: return String(describing: error)
+        }
+    }
+
+    private func sleep(milliseconds: Int64) {
+        // Sleep in short steps so a stop request is noticed promptly.
+        var remaining = milliseconds
+        while remaining > 0 && state.current != .stopped {
+            let step = min(remaining, 100)
+            usleep(UInt32(step * 1000))
+            remaining -= step
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Dispatch
+import Foundation
+import Redis
+
+/// A worker process: `lanes` threads applying batches, one housekeeping thread, and signal
+/// handling. SIGTERM or SIGINT stops reading and lets in-flight batches finish and acknowledge
+/// within the grace period; a second signal exits at once (pending entries are reclaimed later).
+public final class Worker: Sendable {
+    /// The configuration it runs with.
+    public let configuration: WorkerConfiguration
+    private let state = WorkerState()
+    private let log: WorkerLog
+
+    /// Creates a worker.
+    public init(configuration: WorkerConfiguration, log: WorkerLog = WorkerLog()) {
+        self.configuration = configuration
+        self.log = log
+    }
+
+    /// Jobs applied (or found already applied) so far.
+    public var processed: Int { state.processed.load(ordering: .relaxed) }
+    /// Jobs dead-lettered so far.
+    public var deadLettered: Int { state.deadLettered.load(ordering: .relaxed) }
+    /// Retries scheduled so far.
+    public var retried: Int { state.retried.load(ordering: .relaxed) }
+
+    /// Asks the worker to drain and stop, as SIGTERM does.
+    public func stop() { _ = state.signal() }
+
+    /// Runs until stopped. Returns `true` when every lane finished within the grace period.
+    public func run(handleSignals: Bool = true) async -> Bool {
+        let signalSources = handleSignals ? installSignalHandlers() : []
+        defer { signalSources.forEach { $0.cancel() } }
+        log.info("worker starting", ["consumer": configuration.consumer, "lanes": String(configuration.lanes),
+                                     "batch": String(configuration.batchSize), "redis": configuration.redis.redactedURL,
+                                     "stream": configuration.keys.jobs, "group": configuration.keys.group])
+        let finished = DispatchGroup()
+        let lanes = (0..<max(configuration.lanes, 1)).map { WorkerLane(index: $0, configuration: configuration, state: state, log: log) }
+        for lane in lanes {
+            finished.enter()
+            let thread = Thread { lane.run(); finished.leave() }
+            thread.name = "lane-\(lane.index)"
+            thread.start()
+        }
+        let maintenance = Maintenance(configuration: configuration, state: state, log: log)
+        let housekeeping = Thread { maintenance.run() }
+        housekeeping.name = "maintenance"
+        housekeeping.start()
+
+        // Wait (off the concurrency pool) for a stop request, then for the lanes within the grace.
+        let grace = configuration.grace
+        let drained: Bool = await withCheckedContinuation { [state] continuation in
+            Thread.detachNewThread {
+                while state.isRunning { usleep(50_000) }
+                let deadline = DispatchTime.now() + .milliseconds(Int(grace.milliseconds))
+                continuation.resume(returning: finished.wait(timeout: deadline) == .success)
+            }
+        }
+        log.info(drained ? "worker stopped; in-flight work acknowledged" : "worker stopped before in-flight work finished; it will be reclaimed",
+                 ["processed": String(processed), "dead": String(deadLettered), "retried": String(retried)])
+        return drained
+    }
+
+    private func installSignalHandlers() -> [any DispatchSourceSignal] {
+        let queue = DispatchQueue(label: "worker.signals")
+        return [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { [state, log] in
+                switch state.signal() {
+                case .draining:
+                    log.info("signal \(number): draining (a second signal exits at once)")
+                case .stopped, .running:
+                    log.info("signal \(number) again: exiting now; unacknowledged entries will be reclaimed")
+                    exit(1)
+                }
+            }
+            source.resume()
+            return source
+        }
+    }
+}
