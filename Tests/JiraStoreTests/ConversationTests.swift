@@ -1,6 +1,7 @@
 import Foundation
 import JiraStore
 import Postgres
+import TestSupport
 import XCTest
 
 final class ConversationTests: XCTestCase {

@@ -4,22 +4,6 @@ import Postgres
 import TestSupport
 import XCTest
 
-/// One freshly created and migrated database, shared by the store tests of this process.
-/// Tests use unique ids, so they do not see each other's rows.
-enum MigratedDatabase {
-    static let configuration = Task<PostgresConfiguration, any Error> {
-        let configuration = try await TestPostgres.createDatabase(prefix: "jira_store")
-        let connection = PostgresConnection(configuration: configuration)
-        try await Migrator(connection: connection).migrate()
-        connection.close()
-        return configuration
-    }
-
-    static func store() async throws -> JiraIntegrationStore {
-        JiraIntegrationStore(configuration: try await configuration.value)
-    }
-}
-
 /// A unique suffix for ids in one test.
 func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(12))" }
 

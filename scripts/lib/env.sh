@@ -79,15 +79,27 @@ stop_postgres() {
 }
 
 start_redis() {
-    mkdir -p "$DATA_DIR/redis"
+    mkdir -p "$DATA_DIR/redis" "$DATA_DIR/run"
+    # The queue needs durability and no eviction: AOF on, maxmemory-policy noeviction.
+    cat > "$DATA_DIR/redis.conf" <<CONF
+port $REDIS_PORT
+bind 127.0.0.1
+dir $DATA_DIR/redis
+appendonly yes
+appendfsync everysec
+maxmemory-policy noeviction
+unixsocket $DATA_DIR/run/redis.sock
+unixsocketperm 700
+daemonize yes
+pidfile $DATA_DIR/redis/redis.pid
+logfile $DATA_DIR/redis.log
+save ""
+CONF
     if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
         log "Redis already running on port $REDIS_PORT"
     else
         log "starting Redis on 127.0.0.1:$REDIS_PORT (AOF on, noeviction)"
-        redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DATA_DIR/redis" \
-            --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
-            --unixsocket "$DATA_DIR/run/redis.sock" --unixsocketperm 700 \
-            --daemonize yes --pidfile "$DATA_DIR/redis/redis.pid" --logfile "$DATA_DIR/redis.log"
+        redis-server "$DATA_DIR/redis.conf"
         for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
         redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "Redis did not start; see $DATA_DIR/redis.log"
     fi

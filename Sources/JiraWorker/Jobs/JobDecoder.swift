@@ -34,7 +34,14 @@ public struct JobDecoder: Sendable {
         do {
             envelope = try JSONDecoder().decode(Envelope.self, from: Data(bytes))
         } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+               (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil {
+                // Valid JSON that JSONDecoder still refused: a number it cannot represent.
+                throw JobValidationError(message: "job has a number that is out of range, or not a whole number, where an integer is expected (such as payload.workspace_id)", jobID: nil)
+            }
             throw JobValidationError(message: Self.describe(error), jobID: nil)
+        } catch let error as JobValidationError {
+            throw error
         } catch {
             throw JobValidationError(message: "job is not valid JSON", jobID: nil)
         }
@@ -172,7 +179,12 @@ public struct JobDecoder: Sendable {
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            workspaceID = try c.decodeIfPresent(Int64.self, forKey: .workspaceID)
+            do {
+                workspaceID = try c.decodeIfPresent(Int64.self, forKey: .workspaceID)
+            } catch DecodingError.dataCorrupted where (try? c.decodeIfPresent(Double.self, forKey: .workspaceID)) != nil {
+                // A fraction or a number beyond 64 bits: say so, rather than "not valid JSON".
+                throw JobValidationError(message: "field payload.workspace_id must be a whole number within 64-bit range", jobID: nil)
+            }
             jiraCloudID = try c.decodeIfPresent(String.self, forKey: .jiraCloudID)
             name = try c.decodeIfPresent(String.self, forKey: .name)
             adminUserID = try c.decodeIfPresent(String.self, forKey: .adminUserID)
