@@ -92,7 +92,13 @@ struct WorkerHarness: Sendable {
     func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if try await condition() { return }
+            do {
+                if try await condition() { return }
+            } catch let error as RedisError where error.isConnectionError {
+                // A server restart the test itself caused: look again.
+            } catch let error as PostgresError where error.isTransient {
+            } catch let error as JiraStoreError where error.isTransient {
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestSupportError("timed out waiting for \(what)")

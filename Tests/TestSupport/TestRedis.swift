@@ -32,8 +32,10 @@ public enum TestRedis {
             throw TestSupportError("JIRA_TEST_DATA_DIR is not set: run the suite with scripts/test")
         }
         try TestPostgres.run(["redis-server", "\(data)/redis.conf"])
-        for _ in 0..<100 {
-            if (try? TestPostgres.run(["redis-cli", "-p", port, "ping"])) != nil { return }
+        // Ready means PONG: while it loads the AOF it answers -LOADING.
+        let probe = RedisConnection(configuration: try configuration())
+        for _ in 0..<200 {
+            if (try? probe.send(RedisCommand("PING"))) == .status("PONG") { return }
             usleep(50_000)
         }
         throw TestSupportError("Redis did not come back")

@@ -59,12 +59,24 @@ start_postgres() {
         log "initializing PostgreSQL in $pgdata"
         as_pg "$bin/initdb" -D "$pgdata" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
     fi
+    # Settings live in the data directory, so a plain `pg_ctl start` (tests restart the server) keeps them.
+    grep -q "jira-local.conf" "$pgdata/postgresql.conf" || echo "include_if_exists = 'jira-local.conf'" | as_pg tee -a "$pgdata/postgresql.conf" >/dev/null
+    as_pg tee "$pgdata/jira-local.conf" >/dev/null <<CONF
+port = $PG_PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$socket'
+max_connections = 200
+fsync = on
+CONF
+    if as_pg "$bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1 && ! "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then
+        log "PostgreSQL runs with other settings; restarting it"
+        as_pg "$bin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null
+    fi
     if as_pg "$bin/pg_ctl" -D "$pgdata" status >/dev/null 2>&1; then
         log "PostgreSQL already running on port $PG_PORT"
     else
         log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-        as_pg "$bin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 \
-            -o "-p $PG_PORT -k $socket -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" start >/dev/null \
+        as_pg "$bin/pg_ctl" -D "$pgdata" -l "$pgdata/server.log" -w -t 60 start >/dev/null \
             || { tail -20 "$pgdata/server.log" >&2; die "PostgreSQL did not start"; }
     fi
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1 \
