@@ -56,19 +56,29 @@ public struct JiraUserLink: Sendable, Hashable, Encodable {
 }
 
 /// The outcome of a change that may switch links on or off: the link itself, and every link
-/// the change deactivated as a consequence (the user's active link in another workspace, or
-/// all links of a deactivated workspace). A cache refreshes all of them.
+/// the change deactivated as a consequence (the user's active link in another workspace). A
+/// cache refreshes all of them.
 public struct JiraLinkChange: Sendable, Hashable {
     /// The link that was created or changed.
     public var link: JiraUserLink
     /// Other links the same transaction deactivated.
     public var deactivated: [JiraUserLink]
+    /// The link's Atlassian account before the change, when it had one and it changed.
+    public var previousJiraUserID: String?
 }
 
-/// The outcome of deactivating a workspace: the workspace and the links it switched off.
+/// The outcome of a workspace change: the workspace before and after, and the links whose
+/// "active" answer changed with it.
 public struct JiraWorkspaceChange: Sendable, Hashable {
     /// The workspace after the change.
     public var workspace: JiraWorkspace
+    /// The workspace before the change; `nil` when the change created it.
+    public var previous: JiraWorkspace?
     /// Links the same transaction deactivated.
     public var deactivated: [JiraUserLink]
+    /// Active links that became visible again because the workspace was reactivated.
+    public var reactivated: [JiraUserLink]
+
+    /// Whether the change created the workspace.
+    public var created: Bool { previous == nil }
 }

@@ -18,11 +18,18 @@ public struct JiraStoreSession {
 
     // MARK: - Workspaces
 
+    /// The advisory-lock namespace that serializes registrations per cloud id.
+    static let cloudLockNamespace: Int32 = 0x4A57  // "JW"
+
     /// Registers a workspace; a `jira_cloud_id` that exists is updated and reactivated instead.
-    /// Returns the workspace and whether it was newly inserted.
-    public func createWorkspace(_ registration: JiraWorkspaceRegistration) throws -> (workspace: JiraWorkspace, created: Bool) {
+    /// Concurrent registrations of one cloud id are serialized by an advisory lock, so
+    /// ``JiraWorkspaceChange/previous`` is exactly the state this change replaced.
+    public func createWorkspace(_ registration: JiraWorkspaceRegistration) throws -> JiraWorkspaceChange {
         let name = try Self.normalizedName(registration.name)
         try Self.require(registration.jiraCloudID, "jira_cloud_id")
+        _ = try query("SELECT pg_advisory_xact_lock($1, hashtext($2))", Self.cloudLockNamespace, registration.jiraCloudID)
+        let previous = try query("SELECT \(JiraWorkspace.columns) FROM jira_workspaces WHERE jira_cloud_id = $1 FOR UPDATE", registration.jiraCloudID)
+            .first.map(JiraWorkspace.init(row:))
         let rows = try query("""
             INSERT INTO jira_workspaces (jira_cloud_id, name, admin_user_id, webhook_secret, svc_acc_email, svc_acc_api_key, status)
             VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -30,16 +37,18 @@ public struct JiraStoreSession {
                 name = EXCLUDED.name, admin_user_id = EXCLUDED.admin_user_id,
                 webhook_secret = EXCLUDED.webhook_secret, svc_acc_email = EXCLUDED.svc_acc_email,
                 svc_acc_api_key = EXCLUDED.svc_acc_api_key, status = EXCLUDED.status
-            RETURNING \(JiraWorkspace.columns), (xmax = 0) AS inserted
+            RETURNING \(JiraWorkspace.columns)
             """,
             registration.jiraCloudID, name, registration.adminUserID, registration.webhookSecret?.revealed,
             registration.serviceAccountEmail, registration.serviceAccountAPIKey?.revealed, registration.status.rawValue)
-        return (try JiraWorkspace(row: rows[0]), try rows[0].bool("inserted"))
+        return try change(to: try JiraWorkspace(row: rows[0]), from: previous)
     }
 
     /// Changes the given fields of a workspace. Setting `.inactive` deactivates its links too.
     public func updateWorkspace(id: Int64, _ update: JiraWorkspaceUpdate) throws -> JiraWorkspaceChange {
         if let cloudID = update.jiraCloudID { try Self.require(cloudID, "jira_cloud_id") }
+        guard let previous = try query("SELECT \(JiraWorkspace.columns) FROM jira_workspaces WHERE id = $1 FOR UPDATE", id)
+            .first.map(JiraWorkspace.init(row:)) else { throw Self.workspaceNotFound(id) }
         let rows = try query("""
             UPDATE jira_workspaces SET
                 jira_cloud_id = COALESCE($2, jira_cloud_id), webhook_secret = COALESCE($3, webhook_secret),
@@ -50,17 +59,25 @@ public struct JiraStoreSession {
             """,
             id, update.jiraCloudID, update.webhookSecret?.revealed, update.serviceAccountEmail,
             update.serviceAccountAPIKey?.revealed, update.status?.rawValue)
-        guard let row = rows.first else { throw Self.workspaceNotFound(id) }
-        let workspace = try JiraWorkspace(row: row)
-        let deactivated = workspace.status == .inactive ? try deactivateLinks(workspaceID: id) : []
-        return JiraWorkspaceChange(workspace: workspace, deactivated: deactivated)
+        return try change(to: try JiraWorkspace(row: rows[0]), from: previous)
     }
 
     /// Makes a workspace and all of its links inactive. Call it inside a transaction.
     public func deactivateWorkspace(id: Int64) throws -> JiraWorkspaceChange {
-        let rows = try query("UPDATE jira_workspaces SET status = 'inactive' WHERE id = $1 RETURNING \(JiraWorkspace.columns)", id)
-        guard let row = rows.first else { throw Self.workspaceNotFound(id) }
-        return JiraWorkspaceChange(workspace: try JiraWorkspace(row: row), deactivated: try deactivateLinks(workspaceID: id))
+        try updateWorkspace(id: id, JiraWorkspaceUpdate(status: .inactive))
+    }
+
+    /// Completes a workspace change: deactivating cascades to the links; reactivating reports the
+    /// active links that count again.
+    private func change(to workspace: JiraWorkspace, from previous: JiraWorkspace?) throws -> JiraWorkspaceChange {
+        var change = JiraWorkspaceChange(workspace: workspace, previous: previous, deactivated: [], reactivated: [])
+        if workspace.status == .inactive {
+            change.deactivated = try deactivateLinks(workspaceID: workspace.id)
+        } else if previous?.status == .inactive {
+            change.reactivated = try query("SELECT \(JiraUserLink.columns) FROM jira_users WHERE jira_workspace_id = $1 AND status = 'active'", workspace.id)
+                .map(JiraUserLink.init(row:))
+        }
+        return change
     }
 
     private func deactivateLinks(workspaceID: Int64) throws -> [JiraUserLink] {
@@ -96,18 +113,23 @@ public struct JiraStoreSession {
     public func createWorkspaceLink(workspaceID: Int64, keycloakUserID: String, jiraUserID: String, status: JiraStatus = .active) throws -> JiraLinkChange {
         try Self.require(keycloakUserID, "keycloak_user_id")
         try Self.require(jiraUserID, "jira_user_id")
+        try lockUser(keycloakUserID)
+        let previous = try query("SELECT jira_user_id FROM jira_users WHERE jira_workspace_id = $1 AND keycloak_user_id = $2", workspaceID, keycloakUserID)
+            .first?["jira_user_id"]
         let deactivated = status == .active ? try deactivateOtherLinks(keycloakUserID: keycloakUserID, keepingWorkspace: workspaceID) : []
         let rows = try query("""
             INSERT INTO jira_users (jira_workspace_id, keycloak_user_id, jira_user_id, status) VALUES ($1, $2, $3, $4)
             ON CONFLICT (jira_workspace_id, keycloak_user_id) DO UPDATE SET jira_user_id = EXCLUDED.jira_user_id, status = EXCLUDED.status
             RETURNING \(JiraUserLink.columns)
             """, workspaceID, keycloakUserID, jiraUserID, status.rawValue)
-        return JiraLinkChange(link: try JiraUserLink(row: rows[0]), deactivated: deactivated)
+        return JiraLinkChange(link: try JiraUserLink(row: rows[0]), deactivated: deactivated,
+                              previousJiraUserID: previous == jiraUserID ? nil : previous)
     }
 
     /// Sets the status of the user's link to that workspace (and of no other). Activating it
     /// deactivates the user's active link elsewhere. Call it inside a transaction.
     public func updateUserStatus(workspaceID: Int64, keycloakUserID: String, status: JiraStatus) throws -> JiraLinkChange {
+        try lockUser(keycloakUserID)
         let deactivated = status == .active ? try deactivateOtherLinks(keycloakUserID: keycloakUserID, keepingWorkspace: workspaceID) : []
         let rows = try query("""
             UPDATE jira_users SET status = $3 WHERE jira_workspace_id = $1 AND keycloak_user_id = $2
@@ -117,12 +139,16 @@ public struct JiraStoreSession {
             if try workspace(id: workspaceID) == nil { throw Self.workspaceNotFound(workspaceID) }
             throw JiraStoreError(code: .linkNotFound, message: "user \(keycloakUserID) has no link to workspace \(workspaceID)")
         }
-        return JiraLinkChange(link: try JiraUserLink(row: row), deactivated: deactivated)
+        return JiraLinkChange(link: try JiraUserLink(row: row), deactivated: deactivated, previousJiraUserID: nil)
+    }
+
+    /// Serializes changes to one user's links until the transaction ends.
+    private func lockUser(_ keycloakUserID: String) throws {
+        _ = try query("SELECT pg_advisory_xact_lock($1, hashtext($2))", Self.userLockNamespace, keycloakUserID)
     }
 
     private func deactivateOtherLinks(keycloakUserID: String, keepingWorkspace workspaceID: Int64) throws -> [JiraUserLink] {
-        _ = try query("SELECT pg_advisory_xact_lock($1, hashtext($2))", Self.userLockNamespace, keycloakUserID)
-        return try query("""
+        try query("""
             UPDATE jira_users SET status = 'inactive'
             WHERE keycloak_user_id = $1 AND status = 'active' AND jira_workspace_id <> $2
             RETURNING \(JiraUserLink.columns)
@@ -131,26 +157,19 @@ public struct JiraStoreSession {
 
     /// The user's link to the workspace if both the link and the workspace are active.
     public func activeUser(workspaceID: Int64, keycloakUserID: String) throws -> JiraUserLink? {
-        try query("""
-            SELECT \(Self.linkColumns) FROM jira_users u JOIN jira_workspaces w ON w.id = u.jira_workspace_id
-            WHERE u.jira_workspace_id = $1 AND u.keycloak_user_id = $2 AND u.status = 'active' AND w.status = 'active'
-            """, workspaceID, keycloakUserID).first.map(JiraUserLink.init(row:))
+        try activeUserLookup(workspaceID: workspaceID, keycloakUserID: keycloakUserID).value
     }
 
     /// The active link of an Atlassian account in an active workspace (the webhook handler's
     /// question); the most recently changed one if several users share the account.
     public func activeUser(workspaceID: Int64, jiraUserID: String) throws -> JiraUserLink? {
-        try query("""
-            SELECT \(Self.linkColumns) FROM jira_users u JOIN jira_workspaces w ON w.id = u.jira_workspace_id
-            WHERE u.jira_workspace_id = $1 AND u.jira_user_id = $2 AND u.status = 'active' AND w.status = 'active'
-            ORDER BY u.version DESC LIMIT 1
-            """, workspaceID, jiraUserID).first.map(JiraUserLink.init(row:))
+        try activeUserLookup(workspaceID: workspaceID, jiraUserID: jiraUserID).value
     }
 
     /// The user's active link, whichever workspace it is in, if that workspace is active.
     public func userByActiveWorkspace(keycloakUserID: String) throws -> JiraUserLink? {
         try query("""
-            SELECT \(Self.linkColumns) FROM jira_users u JOIN jira_workspaces w ON w.id = u.jira_workspace_id
+            SELECT \(Self.qualifiedLinkColumns) FROM jira_users u JOIN jira_workspaces w ON w.id = u.jira_workspace_id
             WHERE u.keycloak_user_id = $1 AND u.status = 'active' AND w.status = 'active'
             """, keycloakUserID).first.map(JiraUserLink.init(row:))
     }
@@ -161,7 +180,7 @@ public struct JiraStoreSession {
             .first.map(JiraUserLink.init(row:))
     }
 
-    private static let linkColumns = JiraUserLink.columns.split(separator: ",").map { "u." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+
 
     // MARK: - Conversations
 

@@ -43,8 +43,8 @@ enum JobApplier {
     static func apply(_ job: JiraJob, _ store: JiraStoreSession) throws -> AppliedJob {
         switch job.action {
         case .createWorkspace(let registration):
-            let (workspace, created) = try store.createWorkspace(registration)
-            return AppliedJob(result: JobResultBody(workspaceID: workspace.id, created: created), changedLinks: [], workspace: workspace)
+            let change = try store.createWorkspace(registration)
+            return AppliedJob(result: JobResultBody(workspaceID: change.workspace.id, created: change.created), changedLinks: [], workspace: change.workspace)
         case .updateWorkspace(let reference, let update):
             let change = try store.updateWorkspace(id: try resolve(reference, store), update)
             return AppliedJob(result: JobResultBody(workspaceID: change.workspace.id, deactivatedLinks: change.deactivated.count),
