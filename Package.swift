@@ -27,12 +27,14 @@ let package = Package(
         .target(name: "Postgres", dependencies: ["CLibpq"], swiftSettings: strict),
         // Models, migrations and JiraIntegrationStore.
         .target(name: "JiraStore", dependencies: ["Postgres"], swiftSettings: strict),
+        // Cached lookups in Redis, kept coherent with PostgreSQL.
+        .target(name: "JiraCache", dependencies: ["JiraStore", "Redis", "Postgres"], swiftSettings: strict),
         // Jobs from the Redis stream, applied through the store exactly once in effect.
-        .target(name: "JiraWorker", dependencies: ["JiraStore", "Redis", "Postgres"], swiftSettings: strict),
+        .target(name: "JiraWorker", dependencies: ["JiraCache", "JiraStore", "Redis", "Postgres"], swiftSettings: strict),
         // The `jira-worker` command line.
         .executableTarget(
             name: "JiraWorkerCLI",
-            dependencies: ["JiraWorker", "JiraStore", "Redis", "Postgres"],
+            dependencies: ["JiraWorker", "JiraCache", "JiraStore", "Redis", "Postgres"],
             swiftSettings: strict
         ),
         // Helpers shared by the test targets: the real servers that scripts/test starts.
@@ -41,5 +43,6 @@ let package = Package(
         .testTarget(name: "JiraStoreTests", dependencies: ["JiraStore", "Postgres", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "JiraWorkerTests", dependencies: ["JiraWorker", "JiraStore", "Redis", "Postgres", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "JiraCacheTests", dependencies: ["JiraCache", "JiraWorker", "JiraStore", "Redis", "Postgres", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -54,8 +54,41 @@ extension Array: PostgresEncodable where Element: PostgresEncodable {
     }
 }
 
-/// Encodes one-dimensional PostgreSQL array literals.
+/// Encodes and decodes one-dimensional PostgreSQL array literals.
 public enum PostgresArrayLiteral {
+    /// Decodes a one-dimensional text array as PostgreSQL prints it (`{a,"b c",NULL}`); `NULL`
+    /// elements are dropped. Malformed text yields what could be read.
+    public static func decode(_ literal: String) -> [String] {
+        var elements: [String] = []
+        var scalars = literal.unicodeScalars.makeIterator()
+        guard scalars.next() == "{" else { return [] }
+        var current = ""
+        var quoted = false
+        var wasQuoted = false
+        while let scalar = scalars.next() {
+            if quoted {
+                if scalar == "\\" {
+                    if let escaped = scalars.next() { current.unicodeScalars.append(escaped) }
+                } else if scalar == "\"" {
+                    quoted = false
+                } else {
+                    current.unicodeScalars.append(scalar)
+                }
+            } else if scalar == "\"" {
+                quoted = true
+                wasQuoted = true
+            } else if scalar == "," || scalar == "}" {
+                if wasQuoted || (!current.isEmpty && current != "NULL") { elements.append(current) }
+                current = ""
+                wasQuoted = false
+                if scalar == "}" { break }
+            } else {
+                current.unicodeScalars.append(scalar)
+            }
+        }
+        return elements
+    }
+
     /// Encodes elements as `{"…","…",NULL}`, quoting every element and escaping `"` and `\`.
     public static func encode(_ elements: [PostgresValue]) -> String {
         var out = "{"

@@ -1,7 +1,7 @@
 /// The schema, as versioned migrations. Never edit an applied migration: add a new one.
 public enum JiraMigrations {
     /// Every migration, in order.
-    public static let all: [Migration] = [initialSchema]
+    public static let all: [Migration] = [initialSchema, inboxCacheKeys]
 
     static let initialSchema = Migration(version: 1, name: "initial_schema", sql: #"""
         -- One database-wide sequence gives every row change a higher version than any change
@@ -81,5 +81,11 @@ public enum JiraMigrations {
             applied_at timestamptz NOT NULL DEFAULT now()
         );
         CREATE INDEX jira_job_inbox_applied_at ON jira_job_inbox (applied_at);
+        """#)
+
+    static let inboxCacheKeys = Migration(version: 2, name: "inbox_cache_keys", sql: #"""
+        -- The cache keys a job's effect touched, so a redelivery of a job that committed but was
+        -- never acknowledged can invalidate them again before it acknowledges.
+        ALTER TABLE jira_job_inbox ADD COLUMN cache_keys text[] NOT NULL DEFAULT '{}';
         """#)
 }

@@ -2,7 +2,7 @@ import Foundation
 import Postgres
 
 /// An AI-agent conversation recorded for a Jira issue (table `jira_conversations`).
-public struct JiraConversation: Sendable, Hashable, Encodable {
+public struct JiraConversation: Sendable, Hashable, Codable {
     /// The row id.
     public var id: Int64
     /// The platform's conversation id, unique and non-empty.
@@ -44,6 +44,19 @@ public struct JiraConversation: Sendable, Hashable, Encodable {
         try container.encode(JiraTimestamp.format(createdAt), forKey: .createdAt)
         try container.encode(JiraTimestamp.format(updatedAt), forKey: .updatedAt)
         try container.encode(version, forKey: .version)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(Int64.self, forKey: .id)
+        conversationID = try container.decode(String.self, forKey: .conversationID)
+        issueID = try container.decode(String.self, forKey: .issueID)
+        issueKey = try container.decode(String.self, forKey: .issueKey)
+        parentID = try container.decodeIfPresent(String.self, forKey: .parentID)
+        linkID = try container.decode(Int64.self, forKey: .linkID)
+        createdAt = try JiraTimestamp.decode(container, .createdAt)
+        updatedAt = try JiraTimestamp.decode(container, .updatedAt)
+        version = try container.decode(Int64.self, forKey: .version)
     }
 
     static let columns = "id, conversation_id, issue_id, issue_key, parent_id, jira_user_id, created_at, updated_at, version"

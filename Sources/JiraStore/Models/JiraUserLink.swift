@@ -2,7 +2,7 @@ import Foundation
 import Postgres
 
 /// A platform user linked to a workspace (table `jira_users`).
-public struct JiraUserLink: Sendable, Hashable, Encodable {
+public struct JiraUserLink: Sendable, Hashable, Codable {
     /// The row id; conversations refer to it as `jira_user_id`.
     public var id: Int64
     /// The platform (Keycloak) user id.
@@ -39,6 +39,18 @@ public struct JiraUserLink: Sendable, Hashable, Encodable {
         try container.encode(JiraTimestamp.format(createdAt), forKey: .createdAt)
         try container.encode(JiraTimestamp.format(updatedAt), forKey: .updatedAt)
         try container.encode(version, forKey: .version)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(Int64.self, forKey: .id)
+        keycloakUserID = try container.decode(String.self, forKey: .keycloakUserID)
+        jiraUserID = try container.decode(String.self, forKey: .jiraUserID)
+        workspaceID = try container.decode(Int64.self, forKey: .workspaceID)
+        status = try container.decode(JiraStatus.self, forKey: .status)
+        createdAt = try JiraTimestamp.decode(container, .createdAt)
+        updatedAt = try JiraTimestamp.decode(container, .updatedAt)
+        version = try container.decode(Int64.self, forKey: .version)
     }
 
     static let columns = "id, keycloak_user_id, jira_user_id, jira_workspace_id, status, created_at, updated_at, version"

@@ -148,4 +148,46 @@ public enum JiraTimestamp {
     public static func format(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
+
+    /// Parses what ``format(_:)`` writes (fractional seconds optional).
+    public static func parse(_ text: String) -> Date? {
+        (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            ?? (try? Date(text, strategy: Date.ISO8601FormatStyle()))
+    }
+
+    static func decode<Key: CodingKey>(_ container: KeyedDecodingContainer<Key>, _ key: Key) throws -> Date {
+        let text = try container.decode(String.self, forKey: key)
+        guard let date = parse(text) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "not an RFC 3339 timestamp")
+        }
+        return date
+    }
+}
+
+/// What a workspace lookup answers: never the secrets.
+public struct JiraWorkspaceSummary: Sendable, Hashable, Codable {
+    /// The row id.
+    public var id: Int64
+    /// The site host.
+    public var name: String
+    /// Atlassian's cloud id.
+    public var jiraCloudID: String
+    /// Whether the workspace is in force.
+    public var status: JiraStatus
+    /// The row version.
+    public var version: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, status, version
+        case jiraCloudID = "jira_cloud_id"
+    }
+
+    /// The summary of a workspace.
+    public init(_ workspace: JiraWorkspace) {
+        id = workspace.id
+        name = workspace.name
+        jiraCloudID = workspace.jiraCloudID
+        status = workspace.status
+        version = workspace.version
+    }
 }

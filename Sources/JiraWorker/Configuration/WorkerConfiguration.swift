@@ -1,4 +1,5 @@
 import Foundation
+import JiraCache
 import Postgres
 import Redis
 
@@ -37,6 +38,12 @@ public struct WorkerConfiguration: Sendable {
     public var reconnectBackoff: Backoff
     /// How long one `XREADGROUP` blocks waiting for entries.
     public var readBlock: Duration
+    /// The cache the worker keeps coherent (its prefix follows ``keys``).
+    public var cache: JiraCacheConfiguration {
+        get { var cache = cacheSettings; cache.prefix = keys.prefix; return cache }
+        set { cacheSettings = newValue }
+    }
+    private var cacheSettings = JiraCacheConfiguration()
 
     /// The default consumer name: `<host>-<pid>`.
     public static var defaultConsumer: String {

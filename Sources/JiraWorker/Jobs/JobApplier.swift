@@ -1,16 +1,13 @@
 import Foundation
+import JiraCache
 import JiraStore
 
-/// What applying a job produced: the ids for the result key, and the rows it changed.
+/// What applying a job produced: the ids for the result key, and the cache keys it affected.
 public struct AppliedJob: Sendable {
     /// `{"workspace_id": …, …}`: the ids the job created or touched.
     public var result: JobResultBody
-    /// Links whose state changed (created, (de)activated), for cache refreshes.
-    public var changedLinks: [JiraUserLink]
-    /// The workspace, when the job changed one.
-    public var workspace: JiraWorkspace?
-    /// The conversation, when the job recorded one.
-    public var conversation: JiraConversation?
+    /// The cache keys whose answers the job may have changed.
+    public var cacheKeys: [JiraCacheKey]
 }
 
 /// The `result` object of a done job.
@@ -27,6 +24,8 @@ public struct JobResultBody: Sendable, Hashable, Codable {
     public var conversationRowID: Int64?
     /// The conversation id.
     public var conversationID: String?
+    /// The version of the row the job wrote (workspace, link or conversation).
+    public var version: Int64?
 
     enum CodingKeys: String, CodingKey {
         case created
@@ -35,43 +34,50 @@ public struct JobResultBody: Sendable, Hashable, Codable {
         case deactivatedLinks = "deactivated_links"
         case conversationRowID = "id"
         case conversationID = "conversation_id"
+        case version
     }
 }
 
 /// Applies validated jobs through a store session.
 enum JobApplier {
-    static func apply(_ job: JiraJob, _ store: JiraStoreSession) throws -> AppliedJob {
+    static func apply(_ job: JiraJob, _ store: JiraStoreSession, prefix: String) throws -> AppliedJob {
         switch job.action {
         case .createWorkspace(let registration):
-            let change = try store.createWorkspace(registration)
-            return AppliedJob(result: JobResultBody(workspaceID: change.workspace.id, created: change.created), changedLinks: [], workspace: change.workspace)
+            return workspace(try store.createWorkspace(registration), prefix, reportCreated: true)
         case .updateWorkspace(let reference, let update):
-            let change = try store.updateWorkspace(id: try resolve(reference, store), update)
-            return AppliedJob(result: JobResultBody(workspaceID: change.workspace.id, deactivatedLinks: change.deactivated.count),
-                              changedLinks: change.deactivated, workspace: change.workspace)
+            return workspace(try store.updateWorkspace(id: try resolve(reference, store), update), prefix)
         case .deactivateWorkspace(let reference):
-            let change = try store.deactivateWorkspace(id: try resolve(reference, store))
-            return AppliedJob(result: JobResultBody(workspaceID: change.workspace.id, deactivatedLinks: change.deactivated.count),
-                              changedLinks: change.deactivated, workspace: change.workspace)
+            return workspace(try store.deactivateWorkspace(id: try resolve(reference, store)), prefix)
         case .createWorkspaceLink(let reference, let keycloakUserID, let jiraUserID, let status):
             let workspaceID = try resolve(reference, store)
-            let change = try store.createWorkspaceLink(workspaceID: workspaceID, keycloakUserID: keycloakUserID, jiraUserID: jiraUserID, status: status)
-            return AppliedJob(result: JobResultBody(workspaceID: workspaceID, linkID: change.link.id, deactivatedLinks: change.deactivated.count),
-                              changedLinks: [change.link] + change.deactivated)
+            return link(try store.createWorkspaceLink(workspaceID: workspaceID, keycloakUserID: keycloakUserID, jiraUserID: jiraUserID, status: status), prefix)
         case .updateUserStatus(let reference, let keycloakUserID, let status):
             let workspaceID = try resolve(reference, store)
-            let change = try store.updateUserStatus(workspaceID: workspaceID, keycloakUserID: keycloakUserID, status: status)
-            return AppliedJob(result: JobResultBody(workspaceID: workspaceID, linkID: change.link.id, deactivatedLinks: change.deactivated.count),
-                              changedLinks: [change.link] + change.deactivated)
+            return link(try store.updateUserStatus(workspaceID: workspaceID, keycloakUserID: keycloakUserID, status: status), prefix)
         case .createConversation(let reference, let keycloakUserID, let issueID, let issueKey, let conversationID, let parentID):
             let workspaceID = try resolve(reference, store)
             let conversation = try store.createConversation(NewJiraConversation(
                 workspaceID: workspaceID, keycloakUserID: keycloakUserID, issueID: issueID, issueKey: issueKey,
                 conversationID: conversationID, parentID: parentID))
-            return AppliedJob(result: JobResultBody(workspaceID: workspaceID, linkID: conversation.linkID,
-                                                    conversationRowID: conversation.id, conversationID: conversation.conversationID),
-                              changedLinks: [], conversation: conversation)
+            return AppliedJob(
+                result: JobResultBody(workspaceID: workspaceID, linkID: conversation.linkID, conversationRowID: conversation.id,
+                                      conversationID: conversation.conversationID, version: conversation.version),
+                cacheKeys: JiraCacheKey.affected(by: conversation, workspaceID: workspaceID, keycloakUserID: keycloakUserID, prefix: prefix))
         }
+    }
+
+    private static func workspace(_ change: JiraWorkspaceChange, _ prefix: String, reportCreated: Bool = false) -> AppliedJob {
+        AppliedJob(
+            result: JobResultBody(workspaceID: change.workspace.id, created: reportCreated ? change.created : nil,
+                                  deactivatedLinks: change.deactivated.count, version: change.workspace.version),
+            cacheKeys: JiraCacheKey.affected(by: change, prefix: prefix))
+    }
+
+    private static func link(_ change: JiraLinkChange, _ prefix: String) -> AppliedJob {
+        AppliedJob(
+            result: JobResultBody(workspaceID: change.link.workspaceID, linkID: change.link.id,
+                                  deactivatedLinks: change.deactivated.count, version: change.link.version),
+            cacheKeys: JiraCacheKey.affected(by: change, prefix: prefix))
     }
 
     private static func resolve(_ reference: WorkspaceReference, _ store: JiraStoreSession) throws -> Int64 {

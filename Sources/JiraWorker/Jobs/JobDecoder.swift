@@ -126,8 +126,7 @@ public struct JobDecoder: Sendable {
     }
 
     static func parseRFC3339(_ text: String) -> Double? {
-        (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))?.timeIntervalSince1970
-            ?? (try? Date(text, strategy: Date.ISO8601FormatStyle()))?.timeIntervalSince1970
+        JiraTimestamp.parse(text)?.timeIntervalSince1970
     }
 
     // MARK: - Wire shapes

@@ -1,4 +1,5 @@
 import Foundation
+import JiraCache
 import JiraStore
 import Postgres
 import Redis
@@ -93,7 +94,7 @@ final class WorkerLane: Sendable {
     // MARK: - One batch
 
     private enum Disposition {
-        case done(jobID: String, result: String)
+        case done(jobID: String, result: String, cacheKeys: [String])
         case dead(error: String, jobID: String?)
         case retry(attempt: Int, delayMilliseconds: Int64)
         case ack
@@ -135,35 +136,41 @@ final class WorkerLane: Sendable {
         _ jobs: [(position: Int, job: JiraJob)], attempts: [Int], configuration: WorkerConfiguration, _ session: PostgresSession
     ) throws -> [(Int, Disposition)] {
         let store = JiraStoreSession(session)
-        var results: [String: String] = [:]
-        for row in try session.query("SELECT job_id, result::text AS result FROM jira_job_inbox WHERE job_id = ANY($1::text[])", [jobs.map(\.job.id).postgresValue]) {
-            results[try row.string("job_id")] = try row.string("result")
+        // Jobs already applied: their stored result, and the cache keys to invalidate again (the
+        // run that committed them may have died before its acknowledgement invalidated them).
+        var applied: [String: (result: String, cacheKeys: [String])] = [:]
+        func remember(_ rows: PostgresRows) throws {
+            for row in rows {
+                applied[try row.string("job_id")] = (try row.string("result"), PostgresArrayLiteral.decode(try row.string("cache_keys")))
+            }
         }
+        let inboxQuery = "SELECT job_id, result::text AS result, cache_keys::text AS cache_keys FROM jira_job_inbox WHERE job_id = ANY($1::text[])"
+        try remember(try session.query(inboxQuery, [jobs.map(\.job.id).postgresValue]))
         var outcomes: [(Int, Disposition)] = []
         for (position, job) in jobs {
-            if let result = results[job.id] {
-                outcomes.append((position, .done(jobID: job.id, result: result)))  // a duplicate: no second effect
+            if let earlier = applied[job.id] {
+                outcomes.append((position, .done(jobID: job.id, result: earlier.result, cacheKeys: earlier.cacheKeys)))  // no second effect
                 continue
             }
             _ = try session.query("SAVEPOINT job", [])
             do {
-                let applied = try JobApplier.apply(job, store)
-                let result = String(decoding: try Self.encoder.encode(applied.result), as: UTF8.self)
-                _ = try session.query("INSERT INTO jira_job_inbox (job_id, job_type, result) VALUES ($1, $2, $3::jsonb)", [
-                    job.id.postgresValue, job.type.postgresValue, result.postgresValue,
+                let effect = try JobApplier.apply(job, store, prefix: configuration.keys.prefix)
+                let result = String(decoding: try Self.encoder.encode(effect.result), as: UTF8.self)
+                let cacheKeys = effect.cacheKeys.map(\.storedForm)
+                _ = try session.query("INSERT INTO jira_job_inbox (job_id, job_type, result, cache_keys) VALUES ($1, $2, $3::jsonb, $4::text[])", [
+                    job.id.postgresValue, job.type.postgresValue, result.postgresValue, cacheKeys.postgresValue,
                 ])
                 _ = try session.query("RELEASE SAVEPOINT job", [])
-                results[job.id] = result
-                outcomes.append((position, .done(jobID: job.id, result: result)))
+                applied[job.id] = (result, cacheKeys)
+                outcomes.append((position, .done(jobID: job.id, result: result, cacheKeys: cacheKeys)))
             } catch {
                 _ = try session.query("ROLLBACK TO SAVEPOINT job", [])
                 _ = try session.query("RELEASE SAVEPOINT job", [])
                 if let postgresError = error as? PostgresError, postgresError.constraint == "jira_job_inbox_pkey" {
                     // Another worker applied the same id concurrently and committed first.
-                    let rows = try session.query("SELECT result::text AS result FROM jira_job_inbox WHERE job_id = $1", [job.id.postgresValue])
-                    if let result = rows.first?["result"] {
-                        results[job.id] = result
-                        outcomes.append((position, .done(jobID: job.id, result: result)))
+                    try remember(try session.query(inboxQuery, [[job.id].postgresValue]))
+                    if let earlier = applied[job.id] {
+                        outcomes.append((position, .done(jobID: job.id, result: earlier.result, cacheKeys: earlier.cacheKeys)))
                         continue
                     }
                 }
@@ -192,10 +199,12 @@ final class WorkerLane: Sendable {
         var commands = [RedisCommand("MULTI")]
         var dead = 0
         var retried = 0
+        var cacheKeys: [JiraCacheKey] = []
         for (entry, disposition) in zip(entries, dispositions) {
             switch disposition {
-            case .done(let jobID, let result):
+            case .done(let jobID, let result, let stored):
                 commands.append(RedisCommand("SET", keys.result(jobID), "{\"status\":\"done\",\"result\":\(result)}", "EX", ttl))
+                cacheKeys += stored.compactMap { JiraCacheKey(prefix: keys.prefix, storedForm: $0) }
             case .dead(let error, let jobID):
                 dead += 1
                 commands.append(RedisCommand("XADD", [
@@ -215,6 +224,9 @@ final class WorkerLane: Sendable {
                 break
             }
         }
+        // Invalidate what the batch changed in the same transaction as the acknowledgement: once a
+        // job is acknowledged, no cached answer older than it can be served or filled back.
+        commands += JiraCache.invalidationCommands(cacheKeys, configuration: configuration.cache)
         commands.append(RedisCommand("XACK", [keys.jobs, keys.group] + entries.map(\.id)))
         commands.append(RedisCommand("EXEC"))
         let replies = try redis.pipeline(commands)
