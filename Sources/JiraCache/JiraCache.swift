@@ -124,7 +124,7 @@ public final class JiraCache: Sendable {
             let deadline = seconds * 1000 + micros / 1000 + configuration.fillWindow.milliseconds
             let isEmpty = (loaded.value as? any OptionalProtocol)?.isNone ?? ((loaded.value as? [JiraConversation])?.isEmpty ?? false)
             let ttl = configuration.jitteredMilliseconds(isEmpty ? configuration.negativeTTL : configuration.ttl)
-            let body = try JSONEncoder().encode(JiraCacheEntry(version: loaded.version, value: loaded.value))
+            let body = try Self.encoder.encode(JiraCacheEntry(version: loaded.version, value: loaded.value))
             _ = try? await redis.send(RedisCommand("EVAL", Self.fillScript, 2, key.value, key.generation,
                                                    fence[0].string ?? "0", Array(body), ttl, deadline))
         }
@@ -162,6 +162,13 @@ public final class JiraCache: Sendable {
         }
         return commands
     }
+
+    /// Values are written with sorted keys, so every writer produces the same bytes.
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 
     private final class Counters: Sendable {
         let hits = Atomic<Int>(0)

@@ -18,6 +18,7 @@ let usage = """
       enqueue     put a job on the stream (or many, with --file)
       result      print a job's result
       dead        list, retry or purge dead letters
+      lookup      answer a cached lookup (active-user, active-jira-user, conversations, workspace)
 
     Run `jira-worker <command> --help` for a command's options.
     Exit codes: 0 success, 1 failure, 2 usage error.
@@ -29,6 +30,7 @@ let subcommands: [String: Subcommand] = [
     "enqueue": Subcommand(help: EnqueueCommand.help, run: EnqueueCommand.run),
     "result": Subcommand(help: ResultCommand.help, run: ResultCommand.run),
     "dead": Subcommand(help: DeadCommand.help, run: DeadCommand.run),
+    "lookup": Subcommand(help: LookupCommand.help, run: LookupCommand.run),
 ]
 
 func runCommandLine(_ argv: [String]) async -> Int32 {

@@ -41,6 +41,19 @@ public struct JiraUserLink: Sendable, Hashable, Codable {
         try container.encode(version, forKey: .version)
     }
 
+    /// Creates a link value.
+    public init(id: Int64, keycloakUserID: String, jiraUserID: String, workspaceID: Int64, status: JiraStatus,
+                createdAt: Date, updatedAt: Date, version: Int64) {
+        self.id = id
+        self.keycloakUserID = keycloakUserID
+        self.jiraUserID = jiraUserID
+        self.workspaceID = workspaceID
+        self.status = status
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.version = version
+    }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         id = try container.decode(Int64.self, forKey: .id)

@@ -144,9 +144,27 @@ extension JiraStatus {
 
 /// RFC 3339 timestamps in UTC with milliseconds, as the JSON contract writes them.
 public enum JiraTimestamp {
-    /// Formats an instant as `2026-12-03T12:35:02.123Z`.
+    /// Formats an instant as `2026-12-03T12:35:02.123Z`, rounded to the millisecond, so that
+    /// `format(parse(format(d)))` is `format(d)` (a cached value prints as the database's does).
     public static func format(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let (days, remainder) = milliseconds.quotientAndRemainder(dividingBy: 86_400_000)
+        let (day, ms) = remainder < 0 ? (days - 1, remainder + 86_400_000) : (days, remainder)
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = day + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let dayOfMonth = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(width - text.count, 0)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(dayOfMonth, 2))T\(pad(ms / 3_600_000, 2)):\(pad(ms / 60000 % 60, 2)):\(pad(ms / 1000 % 60, 2)).\(pad(ms % 1000, 3))Z"
     }
 
     /// Parses what ``format(_:)`` writes (fractional seconds optional).
