@@ -38,7 +38,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // Helpers shared by the test targets: the real servers that scripts/test starts.
-        .target(name: "TestSupport", dependencies: ["Postgres", "JiraStore", "Redis"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["Postgres", "JiraStore", "Redis", "JiraWorker"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "JiraStoreTests", dependencies: ["JiraStore", "Postgres", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "RedisTests", dependencies: ["Redis", "TestSupport"], swiftSettings: strict),

@@ -139,7 +139,7 @@ public final class JiraCache: Sendable {
 
     /// Writes ARGV[2] to KEYS[1] for ARGV[3] ms only if KEYS[2] (the generation) still equals
     /// ARGV[1] and the server clock has not passed ARGV[4].
-    static let fillScript = """
+    public static let fillScript = """
         local t = redis.call('TIME')
         if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[4]) then return 0 end
         if (redis.call('GET', KEYS[2]) or '0') ~= ARGV[1] then return 0 end
@@ -197,3 +197,4 @@ extension Optional: OptionalProtocol {
 extension Duration {
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }
+

@@ -3,19 +3,18 @@ import JiraStore
 import JiraWorker
 import Postgres
 import Redis
-import TestSupport
 import XCTest
 
 /// A worker on real Redis and PostgreSQL, with a key prefix of its own and fast timings.
-struct WorkerHarness: Sendable {
-    let configuration: WorkerConfiguration
-    let redis: RedisConnection
-    let queue: JobQueue
-    let store: JiraIntegrationStore
+public struct WorkerHarness: Sendable {
+    public let configuration: WorkerConfiguration
+    public let redis: RedisConnection
+    public let queue: JobQueue
+    public let store: JiraIntegrationStore
 
-    var keys: JiraKeys { configuration.keys }
+    public var keys: JiraKeys { configuration.keys }
 
-    init(lanes: Int = 2, batch: Int = 64, maxAttempts: Int = 8, claimTimeout: Duration = .seconds(30), maxDeliveries: Int = 5) async throws {
+    public init(lanes: Int = 2, batch: Int = 64, maxAttempts: Int = 8, claimTimeout: Duration = .seconds(30), maxDeliveries: Int = 5) async throws {
         let postgres = try await MigratedDatabase.configuration.value
         var configuration = WorkerConfiguration(redis: try TestRedis.configuration(), postgres: postgres, keys: JiraKeys(prefix: TestRedis.uniquePrefix()))
         configuration.consumer = "test-\(UInt32.random(in: 0...UInt32.max))"
@@ -35,32 +34,32 @@ struct WorkerHarness: Sendable {
     }
 
     /// Starts an in-process worker; stop it with `stop(_:)`.
-    func start(_ configure: (inout WorkerConfiguration) -> Void = { _ in }) -> (Worker, Task<Bool, Never>) {
+    public func start(_ configure: (inout WorkerConfiguration) -> Void = { _ in }) -> (Worker, Task<Bool, Never>) {
         var configuration = self.configuration
         configure(&configuration)
         let worker = Worker(configuration: configuration, log: WorkerLog(minimum: .error))
         return (worker, Task { await worker.run(handleSignals: false) })
     }
 
-    func stop(_ running: (Worker, Task<Bool, Never>)) async -> Bool {
+    public func stop(_ running: (Worker, Task<Bool, Never>)) async -> Bool {
         running.0.stop()
         return await running.1.value
     }
 
     /// The environment for a `jira-worker` subprocess on the same servers and prefix.
-    var environment: [String: String] {
+    public var environment: [String: String] {
         ["REDIS_URL": TestRedis.url, "DATABASE_URL": configuration.postgres.connectionString, "JIRA_PREFIX": keys.prefix,
          "JIRA_WORKER_RETRY_BASE": "20ms", "JIRA_WORKER_RETRY_MAX": "200ms"]
     }
 
     @discardableResult
-    func enqueue(_ type: String, _ payload: String, id: String = UUID().uuidString) async throws -> String {
+    public func enqueue(_ type: String, _ payload: String, id: String = UUID().uuidString) async throws -> String {
         try await queue.enqueue(envelope: try JobQueue.envelope(type: type, payload: payload, id: id))
         return id
     }
 
     /// Waits for a job's result and decodes it.
-    func result(_ id: String, timeout: Duration = .seconds(20)) async throws -> [String: Any] {
+    public func result(_ id: String, timeout: Duration = .seconds(20)) async throws -> [String: Any] {
         guard let text = try await queue.waitForResult(id: id, timeout: timeout) else {
             throw TestSupportError("no result for \(id) within \(timeout)")
         }
@@ -68,7 +67,7 @@ struct WorkerHarness: Sendable {
     }
 
     /// The `result` object of a done job; fails when the job is dead.
-    func done(_ id: String, timeout: Duration = .seconds(20)) async throws -> [String: Any] {
+    public func done(_ id: String, timeout: Duration = .seconds(20)) async throws -> [String: Any] {
         let result = try await result(id, timeout: timeout)
         guard result["status"] as? String == "done", let body = result["result"] as? [String: Any] else {
             throw TestSupportError("job \(id) is not done: \(result)")
@@ -76,20 +75,20 @@ struct WorkerHarness: Sendable {
         return body
     }
 
-    func int(_ command: RedisCommand) async throws -> Int {
+    public func int(_ command: RedisCommand) async throws -> Int {
         Int(try await redis.send(command).integer ?? -1)
     }
 
     /// Entries pending in the group, for every consumer.
-    func pendingCount() async throws -> Int {
+    public func pendingCount() async throws -> Int {
         let reply = try await redis.send(RedisCommand("XPENDING", keys.jobs, keys.group))
         return Int(reply.array?.first?.integer ?? 0)
     }
 
-    func deadLetters() async throws -> [JobQueue.DeadLetter] { try await queue.deadLetters(limit: 10_000) }
+    public func deadLetters() async throws -> [JobQueue.DeadLetter] { try await queue.deadLetters(limit: 10_000) }
 
     /// Polls until `condition` holds or `timeout` passes.
-    func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+    public func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             do {
@@ -104,17 +103,17 @@ struct WorkerHarness: Sendable {
         throw TestSupportError("timed out waiting for \(what)")
     }
 
-    func count(_ sql: String, _ parameters: [any PostgresEncodable]) async throws -> Int {
+    public func count(_ sql: String, _ parameters: [any PostgresEncodable]) async throws -> Int {
         Int(try await store.connection.query(sql, parameters)[0].int64("n"))
     }
 }
 
 /// JSON text for a payload given as a dictionary of strings and integers.
-func json(_ object: [String: Any]) -> String {
+public func json(_ object: [String: Any]) -> String {
     String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
 }
 
-func workspacePayload(_ cloudID: String, name: String? = nil, secret: String = "enc:webhook") -> String {
+public func workspacePayload(_ cloudID: String, name: String? = nil, secret: String = "enc:webhook") -> String {
     json(["jira_cloud_id": cloudID, "name": name ?? "\(cloudID).atlassian.net", "admin_user_id": "admin", "webhook_secret": secret,
           "svc_acc_email": "svc@example.com", "svc_acc_api_key": "enc:apikey"])
 }
