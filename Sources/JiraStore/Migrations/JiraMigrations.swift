@@ -1,7 +1,7 @@
 /// The schema, as versioned migrations. Never edit an applied migration: add a new one.
 public enum JiraMigrations {
     /// Every migration, in order.
-    public static let all: [Migration] = [initialSchema, inboxCacheKeys]
+    public static let all: [Migration] = [initialSchema, inboxCacheKeys, workspaceLinkVersions]
 
     static let initialSchema = Migration(version: 1, name: "initial_schema", sql: #"""
         -- One database-wide sequence gives every row change a higher version than any change
@@ -87,5 +87,11 @@ public enum JiraMigrations {
         -- The cache keys a job's effect touched, so a redelivery of a job that committed but was
         -- never acknowledged can invalidate them again before it acknowledges.
         ALTER TABLE jira_job_inbox ADD COLUMN cache_keys text[] NOT NULL DEFAULT '{}';
+        """#)
+
+    static let workspaceLinkVersions = Migration(version: 3, name: "workspace_link_versions", sql: #"""
+        -- The newest link change of a workspace, in one index probe: the version of the
+        -- "active user by Atlassian account" lookup, which links can join and leave.
+        CREATE INDEX jira_users_workspace_version ON jira_users (jira_workspace_id, version DESC);
         """#)
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Postgres
 
 /// A lookup's answer with the highest row version among the rows that decide it (0 when there
@@ -29,12 +30,13 @@ extension JiraStoreSession {
         return try Self.activeLink(rows, linksVersion: nil)
     }
 
-    /// The active link of an Atlassian account in an active workspace; versioned by every link of
-    /// that account in the workspace and by the workspace.
+    /// The active link of an Atlassian account in an active workspace; versioned by the newest
+    /// link change of the workspace and the workspace itself (a link can leave the account's set
+    /// by changing account, so the account's own rows alone would not always grow).
     public func activeUserLookup(workspaceID: Int64, jiraUserID: String) throws -> Versioned<JiraUserLink?> {
         let rows = try query("""
             SELECT w.status AS workspace_status, w.version AS workspace_version,
-                   (SELECT max(version) FROM jira_users WHERE jira_workspace_id = w.id AND jira_user_id = $2) AS links_version,
+                   (SELECT max(version) FROM jira_users WHERE jira_workspace_id = w.id) AS links_version,
                    \(Self.qualifiedLinkColumns)
             FROM jira_workspaces w LEFT JOIN LATERAL (
                 SELECT * FROM jira_users WHERE jira_workspace_id = w.id AND jira_user_id = $2 AND status = 'active'
@@ -50,16 +52,29 @@ extension JiraStoreSession {
         return Versioned(value: list, version: list.map(\.version).max() ?? 0)
     }
 
-    /// The workspace with that cloud id; versioned by its row.
+    /// The workspace with that cloud id; versioned by its row, or when there is none by the
+    /// database's newest version (a cloud id can move to another row and back).
     public func workspaceLookup(cloudID: String) throws -> Versioned<JiraWorkspace?> {
-        let workspace = try workspace(cloudID: cloudID)
-        return Versioned(value: workspace, version: workspace?.version ?? 0)
+        try Self.workspaceOrNewest(try query("""
+            SELECT w.*, (SELECT last_value FROM jira_row_version) AS newest_version
+            FROM (SELECT 1) AS one LEFT JOIN jira_workspaces w ON w.jira_cloud_id = $1
+            """, cloudID))
     }
 
-    /// The workspace with that site name (trimmed, case-insensitive); versioned by its row.
+    /// The workspace with that site name (trimmed, case-insensitive); versioned like
+    /// ``workspaceLookup(cloudID:)``.
     public func workspaceLookup(name: String) throws -> Versioned<JiraWorkspace?> {
-        let workspace = try workspace(name: name)
-        return Versioned(value: workspace, version: workspace?.version ?? 0)
+        try Self.workspaceOrNewest(try query("""
+            SELECT w.*, (SELECT last_value FROM jira_row_version) AS newest_version
+            FROM (SELECT 1) AS one LEFT JOIN jira_workspaces w ON w.name = $1
+            """, name.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()))
+    }
+
+    private static func workspaceOrNewest(_ rows: PostgresRows) throws -> Versioned<JiraWorkspace?> {
+        let row = rows[0]
+        guard row["id"] != nil else { return Versioned(value: nil, version: try row.int64("newest_version")) }
+        let workspace = try JiraWorkspace(row: row)
+        return Versioned(value: workspace, version: workspace.version)
     }
 
     static let qualifiedLinkColumns = JiraUserLink.columns.split(separator: ",")
