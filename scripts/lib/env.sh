@@ -6,6 +6,13 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DATA_DIR="${JIRA_DATA_DIR:-$ROOT/.data}"
+# PostgreSQL runs as `postgres` when we are root: it must be able to reach the data directory.
+# A checkout under a private directory (mode 0700 somewhere above it) cannot be reached, so the
+# data then lives in a directory of this checkout's own under /var/tmp.
+if [ -z "${JIRA_DATA_DIR:-}" ] && [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 \
+    && ! runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then
+    DATA_DIR="/var/tmp/jira-integration-$(printf '%s' "$ROOT" | cksum | cut -d' ' -f1)"
+fi
 PG_PORT="${JIRA_PG_PORT:-55432}"
 PG_DB="${JIRA_PG_DB:-jira}"
 REDIS_PORT="${JIRA_REDIS_PORT:-56379}"
