@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Redis
+import Synchronization
 
 /// A worker process: `lanes` threads applying batches, one housekeeping thread, and signal
 /// handling. SIGTERM or SIGINT stops reading and lets in-flight batches finish and acknowledge
@@ -10,6 +11,13 @@ public final class Worker: Sendable {
     public let configuration: WorkerConfiguration
     private let state = WorkerState()
     private let log: WorkerLog
+    /// The metrics this worker records and serves.
+    public let metrics = WorkerMetrics()
+    private let servedPort = Atomic<Int>(0)
+
+    /// The port `/metrics` is served on once running (0 before, or when not serving); useful
+    /// when ``WorkerConfiguration/metricsAddress`` asks for port 0.
+    public var metricsPort: Int { servedPort.load(ordering: .relaxed) }
 
     /// Creates a worker.
     public init(configuration: WorkerConfiguration, log: WorkerLog = WorkerLog()) {
@@ -35,14 +43,33 @@ public final class Worker: Sendable {
                                      "batch": String(configuration.batchSize), "redis": configuration.redis.redactedURL,
                                      "stream": configuration.keys.jobs, "group": configuration.keys.group])
         let finished = DispatchGroup()
-        let lanes = (0..<max(configuration.lanes, 1)).map { WorkerLane(index: $0, configuration: configuration, state: state, log: log) }
+        let lanes = (0..<max(configuration.lanes, 1)).map { WorkerLane(index: $0, configuration: configuration, state: state, log: log, metrics: metrics) }
+        let maintenance = Maintenance(configuration: configuration, state: state, log: log, metrics: metrics)
+        metrics.addSource {
+            let counts = lanes.map(\.reconnects)
+            return ["jira_worker_redis_reconnects_total": counts.map(\.redis).reduce(0, +) + maintenance.reconnects.redis,
+                    "jira_worker_postgres_reconnects_total": counts.map(\.postgres).reduce(0, +) + maintenance.reconnects.postgres]
+        }
+        var server: MetricsServer?
+        if let address = configuration.metricsAddress {
+            do {
+                server = try MetricsServer(host: address.host, port: address.port) { [metrics, state] path in
+                    Self.route(path, metrics: metrics, state: state)
+                }
+                servedPort.store(server?.port ?? 0, ordering: .relaxed)
+                log.info("serving /metrics, /healthz and /readyz", ["address": "\(address.host):\(server?.port ?? address.port)"])
+            } catch {
+                log.error("\(error)")
+                return false
+            }
+        }
+        defer { server?.stop() }
         for lane in lanes {
             finished.enter()
             let thread = Thread { lane.run(); finished.leave() }
             thread.name = "lane-\(lane.index)"
             thread.start()
         }
-        let maintenance = Maintenance(configuration: configuration, state: state, log: log)
         let housekeeping = Thread { maintenance.run() }
         housekeeping.name = "maintenance"
         housekeeping.start()
@@ -59,6 +86,27 @@ public final class Worker: Sendable {
         log.info(drained ? "worker stopped; in-flight work acknowledged" : "worker stopped before in-flight work finished; it will be reclaimed",
                  ["processed": String(processed), "dead": String(deadLettered), "retried": String(retried)])
         return drained
+    }
+
+    /// Answers the HTTP endpoints from memory only.
+    static func route(_ path: String, metrics: WorkerMetrics, state: WorkerState) -> MetricsServer.Response {
+        switch path {
+        case "/metrics":
+            return MetricsServer.Response(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
+        case "/healthz":
+            // Alive: a lane turned its loop within the last 10 seconds (a read blocks for at most 1 s).
+            let idle = Double(DispatchTime.now().uptimeNanoseconds - state.heartbeat.load(ordering: .relaxed)) / 1e9
+            return idle < 10 ? MetricsServer.Response(status: 200, body: "ok\n") : MetricsServer.Response(status: 503, body: "processing loop stalled for \(Int(idle)) s\n")
+        case "/readyz":
+            let queue = metrics.queue
+            let fresh = Date().timeIntervalSince1970 - queue.observedAt < 15
+            guard fresh, queue.redisUp, queue.postgresUp else {
+                return MetricsServer.Response(status: 503, body: "redis: \(queue.redisUp ? "up" : "down"), postgres: \(queue.postgresUp ? "up" : "down")\n")
+            }
+            return MetricsServer.Response(status: 200, body: "ok\n")
+        default:
+            return MetricsServer.Response(status: 404, body: "not found\n")
+        }
     }
 
     private func installSignalHandlers() -> [any DispatchSourceSignal] {

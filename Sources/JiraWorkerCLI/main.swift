@@ -19,6 +19,8 @@ let usage = """
       result      print a job's result
       dead        list, retry or purge dead letters
       lookup      answer a cached lookup (active-user, active-jira-user, conversations, workspace)
+      stats       show stream length, lag, pending, dead letters, throughput and consumers
+      config      print the effective configuration, passwords redacted
 
     Run `jira-worker <command> --help` for a command's options.
     Exit codes: 0 success, 1 failure, 2 usage error.
@@ -31,6 +33,8 @@ let subcommands: [String: Subcommand] = [
     "result": Subcommand(help: ResultCommand.help, run: ResultCommand.run),
     "dead": Subcommand(help: DeadCommand.help, run: DeadCommand.run),
     "lookup": Subcommand(help: LookupCommand.help, run: LookupCommand.run),
+    "stats": Subcommand(help: StatsCommand.help, run: StatsCommand.run),
+    "config": Subcommand(help: ConfigCommand.help, run: ConfigCommand.run),
 ]
 
 func runCommandLine(_ argv: [String]) async -> Int32 {

@@ -21,7 +21,10 @@ log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 # Debian packages the build, the services and the tests need.
-APT_PACKAGES=(postgresql-15 libpq-dev libhiredis-dev redis-server redis-tools pkg-config ca-certificates)
+# prometheus: promtool checks the metrics; yamllint and systemd-analyze check deploy/; python3-redis and
+# python3-jsonschema run the producer interop tests.
+APT_PACKAGES=(postgresql-15 libpq-dev libhiredis-dev redis-server redis-tools pkg-config ca-certificates
+              prometheus yamllint python3 python3-redis python3-jsonschema systemd curl)
 
 ensure_packages() {
     local missing=()

@@ -16,6 +16,7 @@ public struct JiraKeys: Sendable, Hashable {
     public var delayed: String { "\(prefix):jobs:delayed" }
     /// The result of a job: `jira:result:<job id>`.
     public func result(_ jobID: String) -> String { "\(prefix):result:\(jobID)" }
-    /// Recent throughput counters written by workers: `jira:stats:processed`.
-    public var processedCounter: String { "\(prefix):stats:processed" }
+    /// Jobs acknowledged in one second, written by workers (lifetime 5 min):
+    /// `jira:stats:processed:<unix second>`.
+    public func processedCounter(second: Int64) -> String { "\(prefix):stats:processed:\(second)" }
 }

@@ -38,6 +38,14 @@ public struct WorkerConfiguration: Sendable {
     public var reconnectBackoff: Backoff
     /// How long one `XREADGROUP` blocks waiting for entries.
     public var readBlock: Duration
+    /// Where to serve `/metrics`, `/healthz` and `/readyz` (`HOST:PORT`); `nil` serves nothing.
+    public var metricsAddress: (host: String, port: Int)? {
+        get { metricsEndpoint.map { ($0.host, $0.port) } }
+        set { metricsEndpoint = newValue.map { Endpoint(host: $0.host, port: $0.port) } }
+    }
+    private var metricsEndpoint: Endpoint?
+    private struct Endpoint: Sendable { var host: String; var port: Int }
+
     /// The cache the worker keeps coherent (its prefix follows ``keys``).
     public var cache: JiraCacheConfiguration {
         get { var cache = cacheSettings; cache.prefix = keys.prefix; return cache }

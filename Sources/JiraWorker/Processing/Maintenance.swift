@@ -11,19 +11,29 @@ final class Maintenance: Sendable {
     private let redis: RedisConnection
     private let postgres: PostgresConnection
     private let log: WorkerLog
+    private let metrics: WorkerMetrics
 
-    init(configuration: WorkerConfiguration, state: WorkerState, log: WorkerLog) {
+    /// Reconnects of the housekeeping connections.
+    var reconnects: (redis: Int, postgres: Int) { (redis.reconnects, postgres.reconnects) }
+
+    init(configuration: WorkerConfiguration, state: WorkerState, log: WorkerLog, metrics: WorkerMetrics) {
         self.configuration = configuration
         self.state = state
         self.redis = RedisConnection(configuration: configuration.redis)
         self.postgres = PostgresConnection(configuration: configuration.postgres)
         self.log = log
+        self.metrics = metrics
     }
 
     func run() {
         var nextTrim = ContinuousClock.now
         var nextPrune = ContinuousClock.now + .seconds(60)
+        var nextProbe = ContinuousClock.now
         while state.isRunning {
+            if ContinuousClock.now >= nextProbe {
+                nextProbe = ContinuousClock.now + .seconds(2)
+                metrics.update(probe())
+            }
             do {
                 while try promoteDueRetries() == 500 {}
                 if ContinuousClock.now >= nextTrim {
@@ -39,6 +49,23 @@ final class Maintenance: Sendable {
             }
             for _ in 0..<5 where state.isRunning { usleep(50_000) }
         }
+    }
+
+    /// Observes the queue and checks that Redis and PostgreSQL answer.
+    func probe() -> WorkerMetrics.QueueGauges {
+        var gauges = WorkerMetrics.QueueGauges()
+        gauges.observedAt = Date().timeIntervalSince1970
+        gauges.postgresUp = (try? postgres.withSessionBlocking { try $0.query("SELECT 1", []) }) != nil
+        if let stats = try? QueueStatistics.read(redis, configuration.keys) {
+            gauges.redisUp = true
+            gauges.streamLength = stats.streamLength
+            gauges.lag = stats.lag
+            gauges.pending = stats.pending
+            gauges.oldestPendingAge = stats.oldestPendingAge
+            gauges.delayed = stats.delayed
+            gauges.dead = stats.dead
+        }
+        return gauges
     }
 
     /// Moves retries whose time has come from the delayed set back to the stream.
@@ -58,17 +85,7 @@ final class Maintenance: Sendable {
             RedisCommand("XPENDING", keys.jobs, keys.group),
         ])
         guard let groups = replies[0].array else { return }  // no stream yet
-        var lastDelivered: String?
-        for group in groups {
-            let fields = group.array ?? []
-            var map: [String: RedisReply] = [:]
-            var index = 0
-            while index + 1 < fields.count {
-                if let name = fields[index].string { map[name] = fields[index + 1] }
-                index += 2
-            }
-            if map["name"]?.string == keys.group { lastDelivered = map["last-delivered-id"]?.string }
-        }
+        let lastDelivered = groups.map(QueueStatistics.pairs).first { $0["name"]?.string == keys.group }?["last-delivered-id"]?.string
         guard let lastDelivered, lastDelivered != "0-0" else { return }
         let oldestPending = replies[1].array.flatMap { $0.count > 1 ? $0[1].string : nil }
         try redis.send(RedisCommand("XTRIM", keys.jobs, "MINID", "~", oldestPending ?? lastDelivered))

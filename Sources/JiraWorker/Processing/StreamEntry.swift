@@ -13,6 +13,9 @@ struct StreamEntry: Sendable {
     /// The field names, for an error message when `job` is missing.
     var fieldNames: [String]
 
+    /// When the entry was added, from its id (`<ms>-<seq>`).
+    var enqueuedMilliseconds: Int64? { id.split(separator: "-").first.flatMap { Int64($0) } }
+
     /// Parses `[[id, [field, value, …]], …]`, the entry list of `XREADGROUP`, `XAUTOCLAIM` and `XRANGE`.
     static func parse(list reply: RedisReply) throws -> [StreamEntry] {
         guard let items = reply.array else { throw RedisError(code: .unexpectedReply, message: "expected a list of stream entries") }

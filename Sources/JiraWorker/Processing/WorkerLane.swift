@@ -20,8 +20,12 @@ final class WorkerLane: Sendable {
     private let postgres: PostgresConnection
     private let decoder: JobDecoder
     private let log: WorkerLog
+    private let metrics: WorkerMetrics
 
-    init(index: Int, configuration: WorkerConfiguration, state: WorkerState, log: WorkerLog) {
+    /// Reconnects of this lane's connections, for the metrics.
+    var reconnects: (redis: Int, postgres: Int) { (redis.reconnects, postgres.reconnects) }
+
+    init(index: Int, configuration: WorkerConfiguration, state: WorkerState, log: WorkerLog, metrics: WorkerMetrics) {
         self.index = index
         self.consumer = "\(configuration.consumer):\(index)"
         self.configuration = configuration
@@ -30,6 +34,7 @@ final class WorkerLane: Sendable {
         self.postgres = PostgresConnection(configuration: configuration.postgres)
         self.decoder = JobDecoder(maxBytes: configuration.maxEntryBytes)
         self.log = log
+        self.metrics = metrics
     }
 
     private var keys: JiraKeys { configuration.keys }
@@ -83,6 +88,7 @@ final class WorkerLane: Sendable {
                 return
             } catch {
                 outage += 1
+                state.beat()
                 if state.current == .stopped { return }
                 log.error("lane \(index): batch of \(entries.count) waits: \(Self.describe(error))", ["consumer": consumer])
                 sleep(milliseconds: configuration.reconnectBackoff.delayMilliseconds(attempt: outage))
@@ -102,6 +108,7 @@ final class WorkerLane: Sendable {
 
     func process(_ entries: [StreamEntry]) throws {
         var dispositions = [Disposition?](repeating: nil, count: entries.count)
+        var types = [String](repeating: "invalid", count: entries.count)
         var valid: [(position: Int, job: JiraJob)] = []
         for (position, entry) in entries.enumerated() {
             if entry.deliveries > configuration.maxDeliveries {
@@ -115,7 +122,9 @@ final class WorkerLane: Sendable {
                 continue
             }
             do {
-                valid.append((position, try decoder.decode(raw)))
+                let job = try decoder.decode(raw)
+                types[position] = job.type
+                valid.append((position, job))
             } catch {
                 dispositions[position] = .dead(error: error.message, jobID: error.jobID)
             }
@@ -128,7 +137,7 @@ final class WorkerLane: Sendable {
             }
             for (position, disposition) in outcomes { dispositions[position] = disposition }
         }
-        try acknowledge(entries, dispositions.map { $0 ?? .ack })
+        try acknowledge(entries, dispositions.map { $0 ?? .ack }, types: types)
     }
 
     /// Applies valid jobs inside the open transaction; returns each one's disposition.
@@ -193,20 +202,25 @@ final class WorkerLane: Sendable {
     }
 
     /// Writes results, dead letters and retries and acknowledges the batch, atomically.
-    private func acknowledge(_ entries: [StreamEntry], _ dispositions: [Disposition]) throws {
+    private func acknowledge(_ entries: [StreamEntry], _ dispositions: [Disposition], types: [String]) throws {
         let ttl = configuration.resultTTL.wholeSecondsAtLeastOne
         let now = Date()
+        var outcomes: [(outcome: String, type: String)] = []
+        var latencies: [Double] = []
         var commands = [RedisCommand("MULTI")]
         var dead = 0
         var retried = 0
         var cacheKeys: [JiraCacheKey] = []
-        for (entry, disposition) in zip(entries, dispositions) {
+        for ((entry, disposition), type) in zip(zip(entries, dispositions), types) {
             switch disposition {
             case .done(let jobID, let result, let stored):
+                outcomes.append(("processed", type))
+                if let enqueued = entry.enqueuedMilliseconds { latencies.append(now.timeIntervalSince1970 - Double(enqueued) / 1000) }
                 commands.append(RedisCommand("SET", keys.result(jobID), "{\"status\":\"done\",\"result\":\(result)}", "EX", ttl))
                 cacheKeys += stored.compactMap { JiraCacheKey(prefix: keys.prefix, storedForm: $0) }
             case .dead(let error, let jobID):
                 dead += 1
+                outcomes += [("failed", type), ("dead_lettered", type)]
                 commands.append(RedisCommand("XADD", [
                     keys.dead, "*", "job", entry.job ?? [], "error", error, "attempts", entry.attempts + 1,
                     "failed_at", JiraTimestamp.format(now), "consumer", consumer, "source_id", entry.id,
@@ -215,9 +229,10 @@ final class WorkerLane: Sendable {
                     let body = String(decoding: try Self.encoder.encode(DeadResult(error: error)), as: UTF8.self)
                     commands.append(RedisCommand("SET", keys.result(jobID), body, "EX", ttl, "NX"))
                 }
-                log.error("job dead-lettered", ["job_id": jobID ?? "", "source_id": entry.id, "error": error, "consumer": consumer])
+                log.error("job dead-lettered", ["job_id": jobID ?? "", "type": type, "source_id": entry.id, "error": error, "consumer": consumer])
             case .retry(let attempt, let delay):
                 retried += 1
+                outcomes += [("failed", type), ("retried", type)]
                 let due = Int64(now.timeIntervalSince1970 * 1000) + delay
                 commands.append(RedisCommand("ZADD", keys.delayed, due, DelayedJob.member(attempts: attempt, job: entry.job ?? [])))
             case .ack:
@@ -226,7 +241,11 @@ final class WorkerLane: Sendable {
         }
         // Invalidate what the batch changed in the same transaction as the acknowledgement: once a
         // job is acknowledged, no cached answer older than it can be served or filled back.
-        commands += JiraCache.invalidationCommands(cacheKeys, configuration: configuration.cache)
+        let invalidations = JiraCache.invalidationCommands(cacheKeys, configuration: configuration.cache)
+        commands += invalidations
+        let second = Int64(now.timeIntervalSince1970)
+        commands.append(RedisCommand("INCRBY", keys.processedCounter(second: second), entries.count))
+        commands.append(RedisCommand("EXPIRE", keys.processedCounter(second: second), 300))
         commands.append(RedisCommand("XACK", [keys.jobs, keys.group] + entries.map(\.id)))
         commands.append(RedisCommand("EXEC"))
         let replies = try redis.pipeline(commands)
@@ -236,6 +255,8 @@ final class WorkerLane: Sendable {
         if let failure = results.first(where: { if case .error = $0 { return true } else { return false } }) {
             log.error("a write of the acknowledgement failed", ["reply": "\(failure)", "consumer": consumer])
         }
+        for (outcome, type) in outcomes { metrics.count(outcome, type: type) }
+        metrics.record(batchSize: entries.count, latencies: latencies, invalidations: invalidations.count / 3)
         state.processed.add(entries.count - dead - retried, ordering: .relaxed)
         state.deadLettered.add(dead, ordering: .relaxed)
         state.retried.add(retried, ordering: .relaxed)

@@ -76,6 +76,13 @@ struct Settings {
         if let ttl = try duration("--result-ttl", "JIRA_RESULT_TTL") { configuration.resultTTL = ttl }
         if let bytes = try integer("--max-entry-bytes", "JIRA_MAX_ENTRY_BYTES", range: 256...(16 << 20)) { configuration.maxEntryBytes = bytes }
         if let retention = try duration("--inbox-retention", "JIRA_INBOX_RETENTION") { configuration.inboxRetention = retention }
+        if let address = try value("--metrics", "JIRA_WORKER_METRICS") {
+            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port),
+                  !address[..<colon].isEmpty else {
+                throw UsageError("--metrics / JIRA_WORKER_METRICS must be HOST:PORT, such as 0.0.0.0:9464, not \"\(address)\"")
+            }
+            configuration.metricsAddress = (String(address[..<colon]), port)
+        }
         if let base = try duration("--retry-base", "JIRA_WORKER_RETRY_BASE") { configuration.retryBackoff.base = base }
         if let maximum = try duration("--retry-max", "JIRA_WORKER_RETRY_MAX") { configuration.retryBackoff.maximum = maximum }
         return configuration
@@ -95,6 +102,7 @@ struct Settings {
           --result-ttl DUR         lifetime of result keys (env JIRA_RESULT_TTL, default 24h)
           --max-entry-bytes N      largest entry accepted (env JIRA_MAX_ENTRY_BYTES, default 65536)
           --inbox-retention DUR    how long applied job ids are remembered (env JIRA_INBOX_RETENTION, default 7d)
+          --metrics HOST:PORT      serve /metrics, /healthz, /readyz (env JIRA_WORKER_METRICS; off by default)
           --retry-base DUR         first retry delay ceiling (env JIRA_WORKER_RETRY_BASE, default 500ms)
           --retry-max DUR          largest retry delay (env JIRA_WORKER_RETRY_MAX, default 5m)
         """
