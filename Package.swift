@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "jira-worker", targets: ["JiraWorkerCLI"]),
+        .executable(name: "jira-bench", targets: ["JiraBench"]),
         .library(name: "JiraStore", targets: ["JiraStore"]),
     ],
     targets: [
@@ -37,6 +38,8 @@ let package = Package(
             dependencies: ["JiraWorker", "JiraCache", "JiraStore", "Redis", "Postgres"],
             swiftSettings: strict
         ),
+        // Lookup benchmarks for scripts/bench.
+        .executableTarget(name: "JiraBench", dependencies: ["JiraCache", "JiraStore", "Redis", "Postgres"], swiftSettings: strict),
         // Helpers shared by the test targets: the real servers that scripts/test starts.
         .target(name: "TestSupport", dependencies: ["Postgres", "JiraStore", "Redis", "JiraWorker"], path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"], swiftSettings: strict),
