@@ -7,6 +7,9 @@ public struct PostgresConfiguration: Sendable {
     public var connectionString: String
     /// Reported to the server as `application_name` unless the connection string sets one.
     public var applicationName: String
+    /// Whether repeated statements are prepared once per connection (saves parsing and planning).
+    /// Turn it off behind a pooler in transaction mode, which does not keep prepared statements.
+    public var preparesStatements = true
 
     /// The database that `scripts/run` and `scripts/test` start locally.
     public static let localDefault = "postgresql://postgres@127.0.0.1:55432/jira"

@@ -12,6 +12,8 @@ import Synchronization
 public final class PostgresConnection: @unchecked Sendable {
     // Invariant behind `@unchecked Sendable`: `handle` is read and written only on `queue`.
     private var handle: OpaquePointer?
+    /// Statements prepared on `handle`; replaced with it.
+    private var prepared = PreparedStatements()
     private let queue: DispatchQueue
     private let reconnectCount = Atomic<Int>(0)
 
@@ -80,7 +82,7 @@ public final class PostgresConnection: @unchecked Sendable {
     private func runSession<T>(_ body: (PostgresSession) throws -> T) throws -> T {
         dispatchPrecondition(condition: .onQueue(queue))
         let conn = try ensureConnected()
-        return try body(PostgresSession(conn: conn))
+        return try body(PostgresSession(conn: conn, prepared: configuration.preparesStatements ? prepared : nil))
     }
 
     /// Returns a healthy handle: opens one if there is none, and replaces one that broke or
@@ -102,6 +104,7 @@ public final class PostgresConnection: @unchecked Sendable {
         }
         let conn = try Self.open(configuration)
         handle = conn
+        prepared = PreparedStatements()
         return conn
     }
 

@@ -6,12 +6,26 @@ import Foundation
 /// Valid only inside the closure it was handed to; it must not escape it.
 public struct PostgresSession {
     let conn: OpaquePointer
+    let prepared: PreparedStatements?
 
     /// Runs one parameterized statement and returns its rows.
     ///
-    /// Parameters are sent separately from the SQL text (`PQexecParams`), so no value is ever
-    /// interpreted as SQL. A parameter containing a NUL byte is refused before anything is sent.
+    /// Parameters are sent separately from the SQL text (`PQexecPrepared`, or `PQexecParams`),
+    /// so no value is ever interpreted as SQL. A statement with parameters is prepared once per
+    /// connection and reused. A parameter containing a NUL byte is refused before anything is sent.
     public func query(_ sql: String, _ parameters: [PostgresValue]) throws -> PostgresRows {
+        if let prepared, !parameters.isEmpty {
+            let name = try prepared.name(for: sql, on: conn)
+            let result = try Self.withParameters(parameters) { count, values in
+                PQexecPrepared(conn, name, count, values, nil, nil, 0)
+            }
+            defer { PQclear(result) }
+            do {
+                return try Self.rows(of: result, conn: conn)
+            } catch let error as PostgresError where error.sqlState == "26000" {
+                prepared.forget(sql)  // deallocated behind our back (DISCARD ALL): run it unprepared
+            }
+        }
         let result = try Self.withParameters(parameters) { count, values in
             PQexecParams(conn, sql, count, nil, values, nil, nil, 0)
         }
@@ -52,6 +66,11 @@ public struct PostgresSession {
     }
 
     // MARK: - libpq plumbing
+
+    static func check(_ result: OpaquePointer?, conn: OpaquePointer) throws {
+        defer { PQclear(result) }
+        _ = try rows(of: result, conn: conn)
+    }
 
     /// Lays the parameters out as C strings in one buffer and calls `body` with libpq's argv.
     static func withParameters(

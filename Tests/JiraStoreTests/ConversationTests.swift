@@ -119,3 +119,41 @@ final class ConversationTests: XCTestCase {
         XCTAssertEqual(again?.id, workspace.id)
     }
 }
+
+final class ConversationBatchTests: XCTestCase {
+    func testSetBasedConversationsRecordWhatCanBeRecordedInOrder() async throws {
+        let store = try await MigratedDatabase.store()
+        let workspace = try await store.makeWorkspace()
+        let user = unique("kc")
+        _ = try await store.createWorkspaceLink(workspaceID: workspace.id, keycloakUserID: user, jiraUserID: "acc")
+        let inactive = unique("kc")
+        _ = try await store.createWorkspaceLink(workspaceID: workspace.id, keycloakUserID: inactive, jiraUserID: "acc", status: .inactive)
+        let taken = unique("conv")
+        _ = try await store.createConversation(NewJiraConversation(workspaceID: workspace.id, keycloakUserID: user, issueID: "1", issueKey: "P-1", conversationID: taken))
+        let same = unique("conv")
+        func item(_ conversation: String, user: String = user, workspaceID: Int64? = nil, cloudID: String? = nil) -> JiraConversationBatchItem {
+            JiraConversationBatchItem(workspaceID: cloudID == nil ? (workspaceID ?? workspace.id) : nil, cloudID: cloudID, keycloakUserID: user,
+                                      issueID: "1", issueKey: "P-1", conversationID: conversation, parentID: nil)
+        }
+        let items = [
+            item(unique("conv")),                                  // 0 recorded
+            item(unique("conv"), cloudID: workspace.jiraCloudID),  // 1 recorded, by cloud id
+            item(same),                                            // 2 recorded
+            item(same),                                            // 3 same conversation id: not recorded
+            item(taken),                                           // 4 already taken: not recorded
+            item(unique("conv"), user: inactive),                  // 5 inactive link: not recorded
+            item(unique("conv"), user: "nobody"),                  // 6 no link: not recorded
+            item(unique("conv"), workspaceID: -1),                 // 7 no workspace: not recorded
+            item(""),                                              // 8 empty id: not recorded
+            item(unique("conv"), cloudID: "no-such-cloud"),        // 9 unknown cloud id: not recorded
+        ]
+        let recorded = try await store.withTransaction { try $0.createConversations(items) }
+        XCTAssertEqual(Set(recorded.keys), [0, 1, 2])
+        XCTAssertTrue(recorded.values.allSatisfy { $0.workspaceID == workspace.id })
+        XCTAssertLessThan(recorded[0]!.conversation.id, recorded[1]!.conversation.id)
+        XCTAssertLessThan(recorded[1]!.conversation.id, recorded[2]!.conversation.id)
+        let listed = try await store.conversations(workspaceID: workspace.id, keycloakUserID: user, issueID: "1")
+        XCTAssertEqual(listed.count, 4)
+        XCTAssertEqual(listed.first?.id, recorded[2]!.conversation.id, "newest first")
+    }
+}

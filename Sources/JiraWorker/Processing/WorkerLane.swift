@@ -99,13 +99,6 @@ final class WorkerLane: Sendable {
 
     // MARK: - One batch
 
-    private enum Disposition {
-        case done(jobID: String, result: String, cacheKeys: [String])
-        case dead(error: String, jobID: String?)
-        case retry(attempt: Int, delayMilliseconds: Int64)
-        case ack
-    }
-
     func process(_ entries: [StreamEntry]) throws {
         var dispositions = [Disposition?](repeating: nil, count: entries.count)
         var types = [String](repeating: "invalid", count: entries.count)
@@ -132,73 +125,26 @@ final class WorkerLane: Sendable {
         if !valid.isEmpty {
             let attempts = entries.map(\.attempts)
             let configuration = self.configuration
-            let outcomes = try postgres.withSessionBlocking { session in
-                try session.transaction { session in try Self.apply(valid, attempts: attempts, configuration: configuration, session) }
+            func run(setBased: Bool) throws -> [Int: Disposition] {
+                try postgres.withSessionBlocking { session in
+                    try session.transaction { session in
+                        var applier = BatchApplier(session: session, configuration: configuration, attempts: attempts)
+                        return try applier.apply(valid, setBased: setBased)
+                    }
+                }
+            }
+            let outcomes: [Int: Disposition]
+            do {
+                outcomes = try run(setBased: true)
+            } catch let failure as BatchApplier.SetBasedStatementFailed {
+                // A set-based statement failed (a constraint, a deadlock): the transaction rolled
+                // back; apply the batch again job by job, each in a savepoint.
+                log.debug("set-based statement failed, applying the batch job by job", ["error": "\(failure.cause)"])
+                outcomes = try run(setBased: false)
             }
             for (position, disposition) in outcomes { dispositions[position] = disposition }
         }
         try acknowledge(entries, dispositions.map { $0 ?? .ack }, types: types)
-    }
-
-    /// Applies valid jobs inside the open transaction; returns each one's disposition.
-    private static func apply(
-        _ jobs: [(position: Int, job: JiraJob)], attempts: [Int], configuration: WorkerConfiguration, _ session: PostgresSession
-    ) throws -> [(Int, Disposition)] {
-        let store = JiraStoreSession(session)
-        // Jobs already applied: their stored result, and the cache keys to invalidate again (the
-        // run that committed them may have died before its acknowledgement invalidated them).
-        var applied: [String: (result: String, cacheKeys: [String])] = [:]
-        func remember(_ rows: PostgresRows) throws {
-            for row in rows {
-                applied[try row.string("job_id")] = (try row.string("result"), PostgresArrayLiteral.decode(try row.string("cache_keys")))
-            }
-        }
-        let inboxQuery = "SELECT job_id, result::text AS result, cache_keys::text AS cache_keys FROM jira_job_inbox WHERE job_id = ANY($1::text[])"
-        try remember(try session.query(inboxQuery, [jobs.map(\.job.id).postgresValue]))
-        var outcomes: [(Int, Disposition)] = []
-        for (position, job) in jobs {
-            if let earlier = applied[job.id] {
-                outcomes.append((position, .done(jobID: job.id, result: earlier.result, cacheKeys: earlier.cacheKeys)))  // no second effect
-                continue
-            }
-            _ = try session.query("SAVEPOINT job", [])
-            do {
-                let effect = try JobApplier.apply(job, store, prefix: configuration.keys.prefix)
-                let result = String(decoding: try Self.encoder.encode(effect.result), as: UTF8.self)
-                let cacheKeys = effect.cacheKeys.map(\.storedForm)
-                _ = try session.query("INSERT INTO jira_job_inbox (job_id, job_type, result, cache_keys) VALUES ($1, $2, $3::jsonb, $4::text[])", [
-                    job.id.postgresValue, job.type.postgresValue, result.postgresValue, cacheKeys.postgresValue,
-                ])
-                _ = try session.query("RELEASE SAVEPOINT job", [])
-                applied[job.id] = (result, cacheKeys)
-                outcomes.append((position, .done(jobID: job.id, result: result, cacheKeys: cacheKeys)))
-            } catch {
-                _ = try session.query("ROLLBACK TO SAVEPOINT job", [])
-                _ = try session.query("RELEASE SAVEPOINT job", [])
-                if let postgresError = error as? PostgresError, postgresError.constraint == "jira_job_inbox_pkey" {
-                    // Another worker applied the same id concurrently and committed first.
-                    try remember(try session.query(inboxQuery, [[job.id].postgresValue]))
-                    if let earlier = applied[job.id] {
-                        outcomes.append((position, .done(jobID: job.id, result: earlier.result, cacheKeys: earlier.cacheKeys)))
-                        continue
-                    }
-                }
-                switch JobFailure.classify(error) {
-                case .infrastructure(let cause):
-                    throw cause
-                case .permanent(let reason):
-                    outcomes.append((position, .dead(error: reason, jobID: job.id)))
-                case .retry(let reason):
-                    let attempt = attempts[position] + 1
-                    if attempt >= configuration.maxAttempts {
-                        outcomes.append((position, .dead(error: "gave up after \(attempt) attempts: \(reason)", jobID: job.id)))
-                    } else {
-                        outcomes.append((position, .retry(attempt: attempt, delayMilliseconds: configuration.retryBackoff.delayMilliseconds(attempt: attempt))))
-                    }
-                }
-            }
-        }
-        return outcomes
     }
 
     /// Writes results, dead letters and retries and acknowledges the batch, atomically.

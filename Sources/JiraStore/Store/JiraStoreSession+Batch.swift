@@ -1,0 +1,78 @@
+import Postgres
+
+/// A conversation to record in a batch: like ``NewJiraConversation``, with the workspace given by
+/// row id or by cloud id.
+public struct JiraConversationBatchItem: Sendable, Hashable {
+    /// The workspace's row id, or `nil` to use ``cloudID``.
+    public var workspaceID: Int64?
+    /// The workspace's cloud id, when ``workspaceID`` is `nil`.
+    public var cloudID: String?
+    /// The platform user; needs an active link in an active workspace.
+    public var keycloakUserID: String
+    /// The Jira issue id.
+    public var issueID: String
+    /// The Jira issue key.
+    public var issueKey: String
+    /// The conversation id; must not be empty.
+    public var conversationID: String
+    /// The conversation this one continues, if any.
+    public var parentID: String?
+
+    /// Creates an item.
+    public init(workspaceID: Int64?, cloudID: String?, keycloakUserID: String, issueID: String, issueKey: String, conversationID: String, parentID: String?) {
+        self.workspaceID = workspaceID
+        self.cloudID = cloudID
+        self.keycloakUserID = keycloakUserID
+        self.issueID = issueID
+        self.issueKey = issueKey
+        self.conversationID = conversationID
+        self.parentID = parentID
+    }
+}
+
+/// Set-based operations: one statement for a whole batch, for the worker's hot path.
+extension JiraStoreSession {
+    /// Records many conversations in one statement. Returns, by position in `items`, the
+    /// conversations recorded and their workspace ids. An item that is not returned was not
+    /// recorded (no active link yet, an inactive workspace, an empty or already used
+    /// conversation id): apply it with ``createConversation(_:)`` to learn why. Rows are inserted
+    /// in the order of `items`, so the first of two items with one conversation id wins.
+    public func createConversations(_ items: [JiraConversationBatchItem]) throws -> [Int: (conversation: JiraConversation, workspaceID: Int64)] {
+        if items.isEmpty { return [:] }
+        let positions = Array(0..<items.count)
+        let rows = try query("""
+            WITH input AS (
+                SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+                    AS t(ord, workspace_id, cloud_id, keycloak_user_id, issue_id, issue_key, conversation_id, parent_id)
+            ), resolved AS (
+                SELECT i.ord, i.issue_id, i.issue_key, i.conversation_id, i.parent_id, u.id AS link_id
+                FROM input i
+                LEFT JOIN jira_workspaces by_cloud ON i.workspace_id IS NULL AND by_cloud.jira_cloud_id = i.cloud_id
+                JOIN jira_workspaces w ON w.id = COALESCE(i.workspace_id, by_cloud.id) AND w.status = 'active'
+                JOIN jira_users u ON u.jira_workspace_id = w.id AND u.keycloak_user_id = i.keycloak_user_id AND u.status = 'active'
+                WHERE i.conversation_id <> ''
+            ), inserted AS (
+                INSERT INTO jira_conversations (conversation_id, issue_id, issue_key, parent_id, jira_user_id)
+                SELECT conversation_id, issue_id, issue_key, parent_id, link_id FROM resolved ORDER BY ord
+                ON CONFLICT (conversation_id) DO NOTHING
+                RETURNING \(JiraConversation.columns)
+            )
+            SELECT c.*, u.jira_workspace_id AS resolved_workspace_id FROM inserted c JOIN jira_users u ON u.id = c.jira_user_id
+            """,
+            positions.map(Int32.init), items.map(\.workspaceID), items.map(\.cloudID), items.map(\.keycloakUserID),
+            items.map(\.issueID), items.map(\.issueKey), items.map(\.conversationID), items.map(\.parentID))
+        // Map each inserted row to the first item with its conversation id (later ones conflicted).
+        var firstPosition: [String: Int] = [:]
+        for (position, item) in items.enumerated() where firstPosition[item.conversationID] == nil {
+            firstPosition[item.conversationID] = position
+        }
+        var recorded: [Int: (JiraConversation, Int64)] = [:]
+        for row in rows {
+            let conversation = try JiraConversation(row: row)
+            if let position = firstPosition[conversation.conversationID] {
+                recorded[position] = (conversation, try row.int64("resolved_workspace_id"))
+            }
+        }
+        return recorded
+    }
+}
