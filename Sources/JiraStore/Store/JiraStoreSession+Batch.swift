@@ -76,3 +76,96 @@ extension JiraStoreSession {
         return recorded
     }
 }
+
+/// A link to create or update in a batch: like `createWorkspaceLink`, with the workspace given by
+/// row id or by cloud id.
+public struct JiraLinkBatchItem: Sendable, Hashable {
+    /// The workspace's row id, or `nil` to use ``cloudID``.
+    public var workspaceID: Int64?
+    /// The workspace's cloud id, when ``workspaceID`` is `nil`.
+    public var cloudID: String?
+    /// The platform user; at most one item per user in a batch.
+    public var keycloakUserID: String
+    /// The Atlassian account id.
+    public var jiraUserID: String
+    /// The link's status.
+    public var status: JiraStatus
+
+    /// Creates an item.
+    public init(workspaceID: Int64?, cloudID: String?, keycloakUserID: String, jiraUserID: String, status: JiraStatus) {
+        self.workspaceID = workspaceID
+        self.cloudID = cloudID
+        self.keycloakUserID = keycloakUserID
+        self.jiraUserID = jiraUserID
+        self.status = status
+    }
+}
+
+extension JiraStoreSession {
+    /// Creates or updates many links in four statements, with the semantics of
+    /// ``createWorkspaceLink(workspaceID:keycloakUserID:jiraUserID:status:)`` for each: the users'
+    /// advisory locks (taken in one fixed order), their previous accounts, the deactivation of
+    /// their active links elsewhere, and one upsert. Each user may appear at most once. Returns
+    /// the changes by position in `items`; an item not returned was not applied (its workspace
+    /// does not exist, or an id is empty): apply it alone to learn why. Call it in a transaction.
+    public func createWorkspaceLinks(_ items: [JiraLinkBatchItem]) throws -> [Int: JiraLinkChange] {
+        if items.isEmpty { return [:] }
+        precondition(Set(items.map(\.keycloakUserID)).count == items.count, "one item per user")
+        // 1. Resolve the workspaces and lock the users, in one fixed order across all workers.
+        let resolved = try query("""
+            SELECT ord, workspace_id, pg_advisory_xact_lock($5, hashtext(keycloak_user_id)) IS NOT NULL AS locked FROM (
+                SELECT i.ord, w.id AS workspace_id, i.keycloak_user_id
+                FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[]) AS i(ord, workspace_id, cloud_id, keycloak_user_id)
+                LEFT JOIN jira_workspaces by_cloud ON i.workspace_id IS NULL AND by_cloud.jira_cloud_id = i.cloud_id
+                JOIN jira_workspaces w ON w.id = COALESCE(i.workspace_id, by_cloud.id)
+                WHERE i.keycloak_user_id <> ''
+                ORDER BY hashtext(i.keycloak_user_id), i.keycloak_user_id
+            ) ordered
+            """, Array(0..<items.count).map(Int32.init), items.map(\.workspaceID), items.map(\.cloudID), items.map(\.keycloakUserID),
+            Self.userLockNamespace)
+        var workspaceOf: [Int: Int64] = [:]
+        for row in resolved { workspaceOf[Int(try row.int64("ord"))] = try row.int64("workspace_id") }
+        let ready = items.indices.filter { workspaceOf[$0] != nil && !items[$0].jiraUserID.isEmpty }
+        if ready.isEmpty { return [:] }
+        let workspaces = ready.map { workspaceOf[$0]! }
+        let users = ready.map { items[$0].keycloakUserID }
+        // 2. Their previous accounts.
+        var previous: [String: String] = [:]
+        for row in try query("""
+            SELECT u.keycloak_user_id, u.jira_user_id FROM unnest($1::bigint[], $2::text[]) AS i(workspace_id, keycloak_user_id)
+            JOIN jira_users u ON u.jira_workspace_id = i.workspace_id AND u.keycloak_user_id = i.keycloak_user_id
+            """, workspaces, users) {
+            previous[try row.string("keycloak_user_id")] = try row.string("jira_user_id")
+        }
+        // 3. Activating a link deactivates the user's active link in any other workspace.
+        let activating = ready.filter { items[$0].status == .active }
+        var deactivated: [String: [JiraUserLink]] = [:]
+        if !activating.isEmpty {
+            for row in try query("""
+                UPDATE jira_users u SET status = 'inactive'
+                FROM unnest($1::bigint[], $2::text[]) AS i(workspace_id, keycloak_user_id)
+                WHERE u.keycloak_user_id = i.keycloak_user_id AND u.status = 'active' AND u.jira_workspace_id <> i.workspace_id
+                RETURNING \(Self.qualifiedLinkColumns)
+                """, activating.map { workspaceOf[$0]! }, activating.map { items[$0].keycloakUserID }) {
+                let link = try JiraUserLink(row: row)
+                deactivated[link.keycloakUserID, default: []].append(link)
+            }
+        }
+        // 4. One upsert.
+        var changes: [Int: JiraLinkChange] = [:]
+        let position = Dictionary(uniqueKeysWithValues: ready.map { (items[$0].keycloakUserID, $0) })
+        for row in try query("""
+            INSERT INTO jira_users (jira_workspace_id, keycloak_user_id, jira_user_id, status)
+            SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
+            ON CONFLICT (jira_workspace_id, keycloak_user_id) DO UPDATE SET jira_user_id = EXCLUDED.jira_user_id, status = EXCLUDED.status
+            RETURNING \(JiraUserLink.columns)
+            """, workspaces, users, ready.map { items[$0].jiraUserID }, ready.map { items[$0].status.rawValue }) {
+            let link = try JiraUserLink(row: row)
+            guard let index = position[link.keycloakUserID] else { continue }
+            let before = previous[link.keycloakUserID]
+            changes[index] = JiraLinkChange(link: link, deactivated: deactivated[link.keycloakUserID] ?? [],
+                                            previousJiraUserID: before == link.jiraUserID ? nil : before)
+        }
+        return changes
+    }
+}

@@ -6,6 +6,11 @@ public enum WorkspaceReference: Sendable, Hashable {
     case id(Int64)
     /// By Atlassian cloud id.
     case cloudID(String)
+
+    /// The row id, when referenced by id.
+    public var workspaceID: Int64? { if case .id(let id) = self { return id } else { return nil } }
+    /// The cloud id, when referenced by cloud id.
+    public var cloudID: String? { if case .cloudID(let cloud) = self { return cloud } else { return nil } }
 }
 
 /// A validated job, ready to apply.

@@ -14,12 +14,15 @@ enum Disposition {
 
 /// Applies the valid jobs of one batch inside one open transaction.
 ///
-/// Jobs already in the inbox are done with their stored result. With `setBased`, the batch runs
-/// in two phases: workspace, link and status jobs one by one in stream order (each in a
-/// savepoint), then every conversation in one set-based statement, whose inbox rows go in one
-/// more statement; a conversation the statement did not record is applied alone to learn why.
-/// If a set-based statement fails, the transaction is lost: the caller runs the batch again
-/// without `setBased`, where every job runs alone in a savepoint.
+/// Jobs already in the inbox are done with their stored result. With `setBased`, the common
+/// jobs are applied a whole batch per statement: workspace jobs first, one by one; then links
+/// (one statement set for all users with a single link job in the batch); the remaining link and
+/// status jobs one by one; then every conversation in one statement; the inbox rows of all of
+/// these in one more. A job a set statement did not apply (a dependency not there yet, a
+/// conflict) is then applied alone to learn why. If a set statement fails, the transaction is
+/// lost: the caller runs the batch again without `setBased`, every job alone in a savepoint.
+/// Reordering within a batch is safe: producers cannot order jobs across workers anyway, and
+/// jobs of one user stay in stream order.
 struct BatchApplier {
     /// A set-based statement failed; the transaction must be rolled back and retried job by job.
     struct SetBasedStatementFailed: Error {
@@ -50,15 +53,43 @@ struct BatchApplier {
         // Jobs already applied: their stored result, and the cache keys to invalidate again (the
         // run that committed them may have died before its acknowledgement invalidated them).
         try remember(try session.query(Self.inboxQuery, [jobs.map(\.job.id).postgresValue]))
-        var conversations: [(position: Int, job: JiraJob)] = []
-        for (position, job) in jobs {
-            if setBased, case .createConversation = job.action, applied[job.id] == nil {
-                conversations.append((position, job))
-            } else {
-                try applyOne(position, job)
+        guard setBased else {
+            for (position, job) in jobs { try applyOne(position, job) }
+            return outcomes
+        }
+        // Phase 1: workspace jobs, one by one in stream order (the others may depend on them).
+        // Phase 2: links, set-based for users with one link job in the batch and no status job.
+        // Phase 3: the other link and status jobs, one by one in stream order.
+        // Phase 4: conversations, set-based. Then what the set statements did not apply, alone.
+        var userJobs: [String: Int] = [:]
+        for (_, job) in jobs {
+            switch job.action {
+            case .createWorkspaceLink(_, let user, _, _), .updateUserStatus(_, let user, _): userJobs[user, default: 0] += 1
+            default: break
             }
         }
-        if !conversations.isEmpty { try applyConversations(conversations) }
+        var links: [(position: Int, job: JiraJob)] = []
+        var oneByOne: [(position: Int, job: JiraJob)] = []
+        var conversations: [(position: Int, job: JiraJob)] = []
+        var seen = Set<String>()
+        for (position, job) in jobs {
+            let fresh = applied[job.id] == nil && seen.insert(job.id).inserted
+            switch job.action {
+            case .createWorkspace, .updateWorkspace, .deactivateWorkspace:
+                try applyOne(position, job)
+            case .createWorkspaceLink(_, let user, _, _) where fresh && userJobs[user] == 1:
+                links.append((position, job))
+            case .createConversation where fresh:
+                conversations.append((position, job))
+            default:
+                oneByOne.append((position, job))
+            }
+        }
+        var leftovers = try applyLinks(links)
+        for (position, job) in oneByOne { try applyOne(position, job) }
+        leftovers += try applyConversations(conversations)
+        try flushInbox()
+        for (position, job) in leftovers { try applyOne(position, job) }
         return outcomes
     }
 
@@ -68,37 +99,83 @@ struct BatchApplier {
         }
     }
 
-    /// Records conversations with one statement and their inbox rows with another.
-    private mutating func applyConversations(_ jobs: [(position: Int, job: JiraJob)]) throws {
-        var items: [JiraConversationBatchItem] = []
-        var seen = Set<String>()
-        var first: [(position: Int, job: JiraJob, keycloakUserID: String)] = []
-        var later: [(position: Int, job: JiraJob)] = []
-        for (position, job) in jobs {
-            guard case .createConversation(let reference, let keycloakUserID, let issueID, let issueKey, let conversationID, let parentID) = job.action else { continue }
-            // A second job with the same id in one batch is a duplicate of the first.
-            guard seen.insert(job.id).inserted else {
-                later.append((position, job))
+    /// The inbox rows of jobs the set-based phases applied, written by ``flushInbox()``.
+    private var inbox: (ids: [String], types: [String], results: [String], keys: [String]) = ([], [], [], [])
+
+    /// Records a job applied by a set-based statement: its outcome and its pending inbox row.
+    private mutating func record(_ position: Int, _ job: JiraJob, _ body: JobResultBody, _ cacheKeys: [JiraCacheKey]) throws {
+        let result = String(decoding: try Self.encoder.encode(body), as: UTF8.self)
+        let keys = cacheKeys.map(\.storedForm)
+        inbox.ids.append(job.id)
+        inbox.types.append(job.type)
+        inbox.results.append(result)
+        inbox.keys.append(keys.joined(separator: "\n"))
+        applied[job.id] = (result, keys)
+        outcomes[position] = .done(jobID: job.id, result: result, cacheKeys: keys)
+    }
+
+    /// Runs a set-based statement; its failure (other than a lost connection) fails the batch's set-based attempt.
+    private func setBased<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as JiraStoreError where !(error.underlying.map { $0.code == .connectionLost || $0.code == .connectionFailed } ?? false) {
+            throw SetBasedStatementFailed(cause: error)
+        } catch let error as PostgresError where error.code != .connectionLost && error.code != .connectionFailed {
+            throw SetBasedStatementFailed(cause: error)
+        }
+    }
+
+    /// Applies link jobs (one per user) with one set of statements; returns those not applied.
+    private mutating func applyLinks(_ jobs: [(position: Int, job: JiraJob)]) throws -> [(position: Int, job: JiraJob)] {
+        if jobs.isEmpty { return [] }
+        let items = jobs.compactMap { entry -> JiraLinkBatchItem? in
+            guard case .createWorkspaceLink(let reference, let user, let account, let status) = entry.job.action else { return nil }
+            return JiraLinkBatchItem(workspaceID: reference.workspaceID, cloudID: reference.cloudID, keycloakUserID: user, jiraUserID: account, status: status)
+        }
+        let store = JiraStoreSession(session)
+        let changes = try setBased { try store.createWorkspaceLinks(items) }
+        var leftovers: [(position: Int, job: JiraJob)] = []
+        for (index, entry) in jobs.enumerated() {
+            guard let change = changes[index] else {
+                leftovers.append(entry)
                 continue
             }
-            var workspaceID: Int64?
-            var cloudID: String?
-            switch reference {
-            case .id(let id): workspaceID = id
-            case .cloudID(let cloud): cloudID = cloud
-            }
-            items.append(JiraConversationBatchItem(workspaceID: workspaceID, cloudID: cloudID, keycloakUserID: keycloakUserID, issueID: issueID,
-                                                   issueKey: issueKey, conversationID: conversationID, parentID: parentID))
+            let body = JobResultBody(workspaceID: change.link.workspaceID, linkID: change.link.id,
+                                     deactivatedLinks: change.deactivated.count, version: change.link.version)
+            try record(entry.position, entry.job, body, JiraCacheKey.affected(by: change, prefix: configuration.keys.prefix))
+        }
+        return leftovers
+    }
+
+    /// Writes the inbox rows of the set-based phases in one statement.
+    private mutating func flushInbox() throws {
+        guard !inbox.ids.isEmpty else { return }
+        let rows = inbox
+        inbox = ([], [], [], [])
+        _ = try setBased {
+            // A conflict means another worker applied one of these ids first: the batch is
+            // applied again job by job, where that job is found in the inbox.
+            try session.query("""
+                INSERT INTO jira_job_inbox (job_id, job_type, result, cache_keys)
+                SELECT id, type, result::jsonb, string_to_array(keys, E'\\n')
+                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(id, type, result, keys)
+                """, [rows.ids.postgresValue, rows.types.postgresValue, rows.results.postgresValue, rows.keys.postgresValue])
+        }
+    }
+
+    /// Records conversations with one statement; returns those not recorded.
+    private mutating func applyConversations(_ jobs: [(position: Int, job: JiraJob)]) throws -> [(position: Int, job: JiraJob)] {
+        if jobs.isEmpty { return [] }
+        var items: [JiraConversationBatchItem] = []
+        var first: [(position: Int, job: JiraJob, keycloakUserID: String)] = []
+        for (position, job) in jobs {
+            guard case .createConversation(let reference, let keycloakUserID, let issueID, let issueKey, let conversationID, let parentID) = job.action else { continue }
+            items.append(JiraConversationBatchItem(workspaceID: reference.workspaceID, cloudID: reference.cloudID, keycloakUserID: keycloakUserID,
+                                                   issueID: issueID, issueKey: issueKey, conversationID: conversationID, parentID: parentID))
             first.append((position, job, keycloakUserID))
         }
         let store = JiraStoreSession(session)
-        let recorded: [Int: (conversation: JiraConversation, workspaceID: Int64)]
-        do {
-            recorded = try store.createConversations(items)
-        } catch let error as JiraStoreError where error.code != .database || !(error.underlying.map { $0.code == .connectionLost || $0.code == .connectionFailed } ?? false) {
-            throw SetBasedStatementFailed(cause: error)
-        }
-        var inbox: (ids: [String], types: [String], results: [String], keys: [String]) = ([], [], [], [])
+        let recorded = try setBased { try store.createConversations(items) }
         var notRecorded: [(position: Int, job: JiraJob)] = []
         for (index, item) in first.enumerated() {
             guard let (conversation, workspaceID) = recorded[index] else {
@@ -107,28 +184,10 @@ struct BatchApplier {
             }
             let body = JobResultBody(workspaceID: workspaceID, linkID: conversation.linkID, conversationRowID: conversation.id,
                                      conversationID: conversation.conversationID, version: conversation.version)
-            let result = String(decoding: try Self.encoder.encode(body), as: UTF8.self)
-            let keys = JiraCacheKey.affected(by: conversation, workspaceID: workspaceID, keycloakUserID: item.keycloakUserID, prefix: configuration.keys.prefix)
-                .map(\.storedForm)
-            inbox.ids.append(item.job.id)
-            inbox.types.append(item.job.type)
-            inbox.results.append(result)
-            inbox.keys.append(keys.joined(separator: "\n"))
-            applied[item.job.id] = (result, keys)
-            outcomes[item.position] = .done(jobID: item.job.id, result: result, cacheKeys: keys)
+            try record(item.position, item.job, body,
+                       JiraCacheKey.affected(by: conversation, workspaceID: workspaceID, keycloakUserID: item.keycloakUserID, prefix: configuration.keys.prefix))
         }
-        if !inbox.ids.isEmpty {
-            do {
-                _ = try session.query("""
-                    INSERT INTO jira_job_inbox (job_id, job_type, result, cache_keys)
-                    SELECT id, type, result::jsonb, string_to_array(keys, E'\\n')
-                    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(id, type, result, keys)
-                    """, [inbox.ids.postgresValue, inbox.types.postgresValue, inbox.results.postgresValue, inbox.keys.postgresValue])
-            } catch let error as PostgresError where error.code == .server {
-                throw SetBasedStatementFailed(cause: error)  // another worker applied one of these ids first
-            }
-        }
-        for (position, job) in notRecorded + later { try applyOne(position, job) }
+        return notRecorded
     }
 
     /// Applies one job in a savepoint, with its inbox row; classifies a failure.
