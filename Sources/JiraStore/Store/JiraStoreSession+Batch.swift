@@ -45,11 +45,17 @@ extension JiraStoreSession {
                 SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
                     AS t(ord, workspace_id, cloud_id, keycloak_user_id, issue_id, issue_key, conversation_id, parent_id)
             ), resolved AS (
-                SELECT i.ord, i.issue_id, i.issue_key, i.conversation_id, i.parent_id, u.id AS link_id
+                -- Per item: index probes only (the workspace by id or cloud id, the user's active
+                -- link), so the cost grows with the batch, not with the tables.
+                SELECT i.ord, i.issue_id, i.issue_key, i.conversation_id, i.parent_id, link.id AS link_id
                 FROM input i
-                LEFT JOIN jira_workspaces by_cloud ON i.workspace_id IS NULL AND by_cloud.jira_cloud_id = i.cloud_id
-                JOIN jira_workspaces w ON w.id = COALESCE(i.workspace_id, by_cloud.id) AND w.status = 'active'
-                JOIN jira_users u ON u.jira_workspace_id = w.id AND u.keycloak_user_id = i.keycloak_user_id AND u.status = 'active'
+                CROSS JOIN LATERAL (
+                    SELECT u.id FROM jira_users u
+                    WHERE u.jira_workspace_id = COALESCE(i.workspace_id, (SELECT id FROM jira_workspaces WHERE jira_cloud_id = i.cloud_id))
+                      AND u.keycloak_user_id = i.keycloak_user_id AND u.status = 'active'
+                      AND (SELECT status FROM jira_workspaces WHERE id = u.jira_workspace_id) = 'active'
+                    OFFSET 0
+                ) link
                 WHERE i.conversation_id <> ''
             ), inserted AS (
                 INSERT INTO jira_conversations (conversation_id, issue_id, issue_key, parent_id, jira_user_id)
@@ -116,8 +122,11 @@ extension JiraStoreSession {
             SELECT ord, workspace_id, pg_advisory_xact_lock($5, hashtext(keycloak_user_id)) IS NOT NULL AS locked FROM (
                 SELECT i.ord, w.id AS workspace_id, i.keycloak_user_id
                 FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[]) AS i(ord, workspace_id, cloud_id, keycloak_user_id)
-                LEFT JOIN jira_workspaces by_cloud ON i.workspace_id IS NULL AND by_cloud.jira_cloud_id = i.cloud_id
-                JOIN jira_workspaces w ON w.id = COALESCE(i.workspace_id, by_cloud.id)
+                CROSS JOIN LATERAL (
+                    SELECT id FROM jira_workspaces
+                    WHERE id = COALESCE(i.workspace_id, (SELECT id FROM jira_workspaces WHERE jira_cloud_id = i.cloud_id))
+                    OFFSET 0
+                ) w
                 WHERE i.keycloak_user_id <> ''
                 ORDER BY hashtext(i.keycloak_user_id), i.keycloak_user_id
             ) ordered
