@@ -76,7 +76,10 @@ final class JobDecoderTests: XCTestCase {
             XCTAssertTrue((error as? JobValidationError)?.message.contains("over the 4096-byte limit") ?? false)
         }
         let deep = String(repeating: "[", count: 3000) + String(repeating: "]", count: 3000)
-        XCTAssertThrowsError(try JobDecoder(maxBytes: 10_000).decode(Array(deep.utf8)))
+        XCTAssertThrowsError(try JobDecoder(maxBytes: 10_000).decode(Array(deep.utf8))) { error in
+            XCTAssertEqual((error as? JobValidationError)?.message, "job nests deeper than 32 levels")
+        }
+        XCTAssertEqual(JobDecoder.nestingDepth(Array(#"{"a":"[[[{{{","b":[1,{"c":"\"]"}]}"#.utf8)), 3)
     }
 
     func testErrorsNeverEchoSecrets() {

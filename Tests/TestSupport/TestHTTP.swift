@@ -48,15 +48,20 @@ public enum TestHTTP {
 }
 
 /// Runs a program with input and returns its exit code and standard output.
-public func runProgram(_ command: [String], input: String = "", environment: [String: String] = [:]) throws -> (code: Int32, output: String) {
+public func runProgram(_ command: [String], input: String = "", environment: [String: String] = [:], timeout: Duration = .seconds(120)) throws -> (code: Int32, output: String) {
     let directory = NSTemporaryDirectory() + "jira-run-\(UUID().uuidString.prefix(8))"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let inputPath = directory + "/in", outputPath = directory + "/out"
     try input.write(toFile: inputPath, atomically: true, encoding: .utf8)
     let shell = command.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-    let process = try TestProcess(["/bin/sh", "-c", "\(shell) < '\(inputPath)' > '\(outputPath)'"], environment: environment)
-    guard let code = process.wait(timeout: .seconds(120)) else { throw TestSupportError("\(command[0]) did not finish") }
+    // exec: the program itself gets the signals sent to this process.
+    let process = try TestProcess(["/bin/sh", "-c", "exec \(shell) < '\(inputPath)' > '\(outputPath)'"], environment: environment)
+    guard let code = process.wait(timeout: timeout) else {
+        process.signal(SIGTERM)  // its own clean-up (the chaos run stops its workers)
+        _ = process.wait(timeout: .seconds(10))
+        throw TestSupportError("\(command[0]) did not finish within \(timeout): \(process.log)\n\((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")")
+    }
     let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
     return (code, output + process.log)
 }

@@ -30,6 +30,9 @@ public struct JobDecoder: Sendable {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw JobValidationError(message: "job is not valid UTF-8", jobID: nil)
         }
+        guard Self.nestingDepth(bytes) <= Self.maxDepth else {
+            throw JobValidationError(message: "job nests deeper than \(Self.maxDepth) levels", jobID: nil)
+        }
         let envelope: Envelope
         do {
             envelope = try JSONDecoder().decode(Envelope.self, from: Data(bytes))
@@ -99,6 +102,33 @@ public struct JobDecoder: Sendable {
             let shown = type.count <= 64 ? type : String(type.prefix(64)) + "…"
             throw JobValidationError(message: "unknown job type \"\(shown)\" (expected one of \(JiraJob.types.joined(separator: ", ")))", jobID: nil)
         }
+    }
+
+    /// The deepest nesting a job may have; a valid envelope needs 3.
+    static let maxDepth = 32
+
+    /// The deepest `[`/`{` nesting outside strings, found in one pass without parsing: deeply
+    /// nested input is refused before a recursive parser spends time on it.
+    static func nestingDepth(_ bytes: [UInt8]) -> Int {
+        var depth = 0
+        var deepest = 0
+        var inString = false
+        var escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                deepest = max(deepest, depth)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return deepest
     }
 
     /// A message for a decoding failure that names the field and the problem, never a value.

@@ -211,16 +211,18 @@ struct BatchApplier {
         } catch {
             _ = try session.query("ROLLBACK TO SAVEPOINT job", [])
             _ = try session.query("RELEASE SAVEPOINT job", [])
-            if let postgresError = (error as? PostgresError) ?? (error as? JiraStoreError)?.underlying,
-               postgresError.constraint == "jira_job_inbox_pkey" {
-                // Another worker applied the same id concurrently and committed first.
+            let failure = JobFailure.classify(error)
+            if case .infrastructure = failure {} else {
+                // Another worker may have applied the same id concurrently and committed first
+                // (our effect then conflicts with its effect, or our inbox row with its row):
+                // that is a duplicate, not a failure.
                 try remember(try session.query(Self.inboxQuery, [[job.id].postgresValue]))
                 if let earlier = applied[job.id] {
                     outcomes[position] = .done(jobID: job.id, result: earlier.result, cacheKeys: earlier.cacheKeys)
                     return
                 }
             }
-            switch JobFailure.classify(error) {
+            switch failure {
             case .infrastructure(let cause):
                 throw cause
             case .permanent(let reason):
