@@ -172,7 +172,7 @@ final class WorkerLane: Sendable {
                     "failed_at", JiraTimestamp.format(now), "consumer", consumer, "source_id", entry.id,
                 ]))
                 if let jobID {
-                    let body = String(decoding: try Self.encoder.encode(DeadResult(error: error)), as: UTF8.self)
+                    let body = String(decoding: try BatchApplier.encoder.encode(DeadResult(error: error)), as: UTF8.self)
                     commands.append(RedisCommand("SET", keys.result(jobID), body, "EX", ttl, "NX"))
                 }
                 log.error("job dead-lettered", ["job_id": jobID ?? "", "type": type, "source_id": entry.id, "error": error, "consumer": consumer])
@@ -207,12 +207,6 @@ final class WorkerLane: Sendable {
         state.deadLettered.add(dead, ordering: .relaxed)
         state.retried.add(retried, ordering: .relaxed)
     }
-
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 
     private struct DeadResult: Encodable {
         let status = "dead"
