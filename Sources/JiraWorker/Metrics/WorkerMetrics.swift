@@ -13,20 +13,10 @@ public final class WorkerMetrics: Sendable {
     /// Batch size buckets.
     static let batchBuckets: [Double] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
 
-    /// The queue as last observed by the housekeeping thread.
+    /// The queue and the servers as last observed by the housekeeping thread.
     public struct QueueGauges: Sendable, Hashable {
-        /// `XLEN` of the job stream.
-        public var streamLength: Int64 = 0
-        /// Entries not yet delivered to the group (`XINFO GROUPS` lag).
-        public var lag: Int64 = 0
-        /// Entries delivered but not acknowledged.
-        public var pending: Int64 = 0
-        /// Age of the oldest pending entry, in seconds.
-        public var oldestPendingAge: Double = 0
-        /// Retries waiting in the delayed set.
-        public var delayed: Int64 = 0
-        /// Entries in the dead-letter stream.
-        public var dead: Int64 = 0
+        /// The queue's figures.
+        public var statistics = QueueStatistics()
         /// Whether Redis answered the last probe.
         public var redisUp = false
         /// Whether PostgreSQL answered the last probe.
@@ -119,13 +109,14 @@ public final class WorkerMetrics: Sendable {
         header("jira_worker_cache_invalidations_total", "counter", "Cache keys invalidated with acknowledgements.")
         out += "jira_worker_cache_invalidations_total \(snapshot.cacheInvalidations)\n"
         let queue = snapshot.queue
+        let stats = queue.statistics
         for (name, help, value) in [
-            ("jira_queue_stream_length", "Entries in the job stream.", Double(queue.streamLength)),
-            ("jira_queue_lag", "Entries not yet delivered to the consumer group.", Double(queue.lag)),
-            ("jira_queue_pending", "Entries delivered and not yet acknowledged.", Double(queue.pending)),
-            ("jira_queue_oldest_pending_age_seconds", "Age of the oldest pending entry.", queue.oldestPendingAge),
-            ("jira_queue_delayed", "Retries waiting in the delayed set.", Double(queue.delayed)),
-            ("jira_queue_dead", "Entries in the dead-letter stream.", Double(queue.dead)),
+            ("jira_queue_stream_length", "Entries in the job stream.", Double(stats.streamLength)),
+            ("jira_queue_lag", "Entries not yet delivered to the consumer group.", Double(stats.lag)),
+            ("jira_queue_pending", "Entries delivered and not yet acknowledged.", Double(stats.pending)),
+            ("jira_queue_oldest_pending_age_seconds", "Age of the oldest pending entry.", stats.oldestPendingAge),
+            ("jira_queue_delayed", "Retries waiting in the delayed set.", Double(stats.delayed)),
+            ("jira_queue_dead", "Entries in the dead-letter stream.", Double(stats.dead)),
             ("jira_worker_redis_up", "Whether Redis answered the last probe.", queue.redisUp ? 1 : 0),
             ("jira_worker_postgres_up", "Whether PostgreSQL answered the last probe.", queue.postgresUp ? 1 : 0),
         ] {

@@ -58,12 +58,7 @@ final class Maintenance: Sendable {
         gauges.postgresUp = (try? postgres.withSessionBlocking { try $0.query("SELECT 1", []) }) != nil
         if let stats = try? QueueStatistics.read(redis, configuration.keys) {
             gauges.redisUp = true
-            gauges.streamLength = stats.streamLength
-            gauges.lag = stats.lag
-            gauges.pending = stats.pending
-            gauges.oldestPendingAge = stats.oldestPendingAge
-            gauges.delayed = stats.delayed
-            gauges.dead = stats.dead
+            gauges.statistics = stats
         }
         return gauges
     }

@@ -35,6 +35,9 @@ public struct QueueStatistics: Sendable, Hashable, Codable {
     /// The group's consumers.
     public var consumers: [Consumer] = []
 
+    /// Creates empty figures.
+    public init() {}
+
     enum CodingKeys: String, CodingKey {
         case lag, pending, delayed, dead, throughput, consumers
         case streamLength = "stream_length"
