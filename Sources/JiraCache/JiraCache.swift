@@ -149,19 +149,33 @@ public final class JiraCache: Sendable {
 
     // MARK: - Invalidation (the worker's side)
 
-    /// The commands that invalidate keys: for each, `INCR` its generation (with a lifetime) and
-    /// `DEL` the answer. The worker queues them in the `MULTI … EXEC` that acknowledges the batch.
-    public static func invalidationCommands(_ keys: some Sequence<JiraCacheKey>, configuration: JiraCacheConfiguration) -> [RedisCommand] {
+    /// The command that invalidates keys: for each, `INCR` its generation (with a lifetime) and
+    /// `DEL` the answer, in one script call. The worker queues it in the `MULTI … EXEC` that
+    /// acknowledges the batch. Returns `nil` when there is nothing to invalidate.
+    public static func invalidationCommand(_ keys: some Sequence<JiraCacheKey>, configuration: JiraCacheConfiguration) -> (command: RedisCommand, count: Int)? {
         var seen = Set<JiraCacheKey>()
-        var commands: [RedisCommand] = []
-        let ttl = configuration.generationTTL.milliseconds
+        var generations: [any RedisArgument] = []
+        var values: [any RedisArgument] = []
         for key in keys where seen.insert(key).inserted {
-            commands.append(RedisCommand("INCR", key.generation))
-            commands.append(RedisCommand("PEXPIRE", key.generation, ttl))
-            commands.append(RedisCommand("DEL", key.value))
+            generations.append(key.generation)
+            values.append(key.value)
         }
-        return commands
+        guard !generations.isEmpty else { return nil }
+        let arguments: [any RedisArgument] = [invalidateScript, generations.count * 2] + generations + values + [configuration.generationTTL.milliseconds]
+        return (RedisCommand("EVAL", arguments), generations.count)
     }
+
+    /// KEYS: the generation keys, then the answer keys, in the same order. ARGV[1]: the
+    /// generations' lifetime in ms.
+    static let invalidateScript = """
+        local half = #KEYS / 2
+        for i = 1, half do
+            redis.call('INCR', KEYS[i])
+            redis.call('PEXPIRE', KEYS[i], ARGV[1])
+            redis.call('DEL', KEYS[half + i])
+        end
+        return half
+        """
 
     /// Values are written with sorted keys, so every writer produces the same bytes.
     static let encoder: JSONEncoder = {

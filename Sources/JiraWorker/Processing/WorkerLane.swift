@@ -157,12 +157,13 @@ final class WorkerLane: Sendable {
         var dead = 0
         var retried = 0
         var cacheKeys: [JiraCacheKey] = []
+        var results: [(key: String, value: String)] = []
         for ((entry, disposition), type) in zip(zip(entries, dispositions), types) {
             switch disposition {
             case .done(let jobID, let result, let stored):
                 outcomes.append(("processed", type))
                 if let enqueued = entry.enqueuedMilliseconds { latencies.append(now.timeIntervalSince1970 - Double(enqueued) / 1000) }
-                commands.append(RedisCommand("SET", keys.result(jobID), "{\"status\":\"done\",\"result\":\(result)}", "EX", ttl))
+                results.append((keys.result(jobID), "{\"status\":\"done\",\"result\":\(result)}"))
                 cacheKeys += stored.compactMap { JiraCacheKey(prefix: keys.prefix, storedForm: $0) }
             case .dead(let error, let jobID):
                 dead += 1
@@ -187,8 +188,11 @@ final class WorkerLane: Sendable {
         }
         // Invalidate what the batch changed in the same transaction as the acknowledgement: once a
         // job is acknowledged, no cached answer older than it can be served or filled back.
-        let invalidations = JiraCache.invalidationCommands(cacheKeys, configuration: configuration.cache)
-        commands += invalidations
+        if !results.isEmpty {
+            commands.append(RedisCommand("EVAL", [Self.setResultsScript, results.count] + results.map(\.key) + results.map(\.value) + [ttl]))
+        }
+        let invalidation = JiraCache.invalidationCommand(cacheKeys, configuration: configuration.cache)
+        if let invalidation { commands.append(invalidation.command) }
         let second = Int64(now.timeIntervalSince1970)
         commands.append(RedisCommand("INCRBY", keys.processedCounter(second: second), entries.count))
         commands.append(RedisCommand("EXPIRE", keys.processedCounter(second: second), 300))
@@ -202,11 +206,21 @@ final class WorkerLane: Sendable {
             log.error("a write of the acknowledgement failed", ["reply": "\(failure)", "consumer": consumer])
         }
         for (outcome, type) in outcomes { metrics.count(outcome, type: type) }
-        metrics.record(batchSize: entries.count, latencies: latencies, invalidations: invalidations.count / 3)
+        metrics.record(batchSize: entries.count, latencies: latencies, invalidations: invalidation?.count ?? 0)
         state.processed.add(entries.count - dead - retried, ordering: .relaxed)
         state.deadLettered.add(dead, ordering: .relaxed)
         state.retried.add(retried, ordering: .relaxed)
     }
+
+    /// Sets every done job's result key in one call. KEYS: the result keys; ARGV: their values,
+    /// then the lifetime in seconds.
+    static let setResultsScript = """
+        local ttl = ARGV[#KEYS + 1]
+        for i = 1, #KEYS do
+            redis.call('SET', KEYS[i], ARGV[i], 'EX', ttl)
+        end
+        return #KEYS
+        """
 
     private struct DeadResult: Encodable {
         let status = "dead"
