@@ -143,6 +143,11 @@ final class WorkerLane: Sendable {
                 outcomes = try run(setBased: false)
             }
             for (position, disposition) in outcomes { dispositions[position] = disposition }
+            // Never acknowledge a valid job without an outcome: should that ever happen, retry it.
+            for (position, _) in valid where dispositions[position] == nil {
+                log.error("no outcome for a job; retrying it", ["source_id": entries[position].id])
+                dispositions[position] = .retry(attempt: entries[position].attempts + 1, delayMilliseconds: configuration.retryBackoff.delayMilliseconds(attempt: 1))
+            }
         }
         try acknowledge(entries, dispositions.map { $0 ?? .ack }, types: types)
     }
