@@ -85,16 +85,18 @@ public struct PostgresSession {
             switch parameter {
             case .null:
                 offsets.append(nil)
-            case .text(let text):
+            case .text(var text):
                 offsets.append(buffer.count)
-                for byte in text.utf8 {
-                    if byte == 0 {
-                        throw PostgresError(
-                            code: .invalidParameter,
-                            message: "parameter $\(position + 1) contains a NUL byte, which PostgreSQL text cannot store"
-                        )
-                    }
-                    buffer.append(CChar(bitPattern: byte))
+                let clean = text.withUTF8 { utf8 -> Bool in
+                    guard !utf8.contains(0) else { return false }
+                    utf8.withMemoryRebound(to: CChar.self) { buffer.append(contentsOf: $0) }
+                    return true
+                }
+                guard clean else {
+                    throw PostgresError(
+                        code: .invalidParameter,
+                        message: "parameter $\(position + 1) contains a NUL byte, which PostgreSQL text cannot store"
+                    )
                 }
                 buffer.append(0)
             }

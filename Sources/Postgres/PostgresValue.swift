@@ -89,25 +89,28 @@ public enum PostgresArrayLiteral {
         return elements
     }
 
-    /// Encodes elements as `{"…","…",NULL}`, quoting every element and escaping `"` and `\`.
+    /// Encodes elements as `{"…","…",NULL}`, quoting every element and escaping `"` and `\\`.
     public static func encode(_ elements: [PostgresValue]) -> String {
-        var out = "{"
-        out.reserveCapacity(elements.count * 16 + 2)
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(elements.count * 24 + 2)
         for (index, element) in elements.enumerated() {
-            if index > 0 { out.append(",") }
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
             switch element {
             case .null:
-                out.append("NULL")
+                bytes.append(contentsOf: "NULL".utf8)
             case .text(let text):
-                out.append("\"")
-                for scalar in text.unicodeScalars {
-                    if scalar == "\"" || scalar == "\\" { out.append("\\") }
-                    out.unicodeScalars.append(scalar)
+                bytes.append(UInt8(ascii: "\""))
+                var text = text
+                text.withUTF8 { utf8 in
+                    for byte in utf8 {
+                        if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+                        bytes.append(byte)
+                    }
                 }
-                out.append("\"")
+                bytes.append(UInt8(ascii: "\""))
             }
         }
-        out.append("}")
-        return out
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
