@@ -28,8 +28,8 @@ final class FuzzAndChaosTests: XCTestCase {
 
     func testChaosLosesAndDuplicatesNothing() async throws {
         let harness = try await WorkerHarness()
-        // 10,000 jobs, 4 workers, a SIGKILL every 1.5 s, one PostgreSQL and one Redis restart.
-        let run = try runProgram(["/usr/bin/python3", root + "/scripts/lib/chaos.py", "10000", "4", "1.5"], environment: environment(harness), timeout: .seconds(300))
+        // 10,000 jobs, 4 workers, a SIGKILL every 2 s, one PostgreSQL and one Redis restart.
+        let run = try runProgram(["/usr/bin/python3", root + "/scripts/lib/chaos.py", "10000", "4", "2"], environment: environment(harness), timeout: .seconds(300))
         XCTAssertEqual(run.code, 0, run.output)
         XCTAssertTrue(run.output.contains("\"lost\": 0") && run.output.contains("\"duplicated\": 0"), run.output)
         XCTAssertTrue(run.output.contains("\"postgres_restarts\": 1") && run.output.contains("\"redis_restarts\": 1"), run.output)

@@ -100,7 +100,10 @@ def reader(stop, lookups):
 
 def start_worker(n):
     log = open(f"/tmp/{RUN}-worker-{n}.log", "w")
-    worker = subprocess.Popen([WORKER, "run", "--consumer", f"{RUN}-w{n}", "--claim-timeout", "2s", "--grace", "10s"], stderr=log, stdout=log)
+    # Workers die far more often here than in production (every few seconds), so an entry may be
+    # delivered several times without being a poison pill: allow 10 deliveries instead of 5.
+    worker = subprocess.Popen([WORKER, "run", "--consumer", f"{RUN}-w{n}", "--claim-timeout", "2s", "--grace", "10s",
+                               "--max-deliveries", "10"], stderr=log, stdout=log)
     WORKERS_RUNNING.append(worker)
     return worker
 
@@ -141,6 +144,7 @@ def main():
 
     deadline = start + 600
     last_report = start
+    last_done, last_change = -1, start
     while time.time() < deadline:
         if time.time() - last_report > 5:
             last_report = time.time()
@@ -160,6 +164,11 @@ def main():
             except redis.exceptions.ConnectionError:
                 time.sleep(0.2)  # Redis restarting; the chunk is sent again (its entries are duplicates at worst)
         done = applied()
+        if done != last_done:
+            last_done, last_change = done, time.time()
+        elif time.time() - last_change > 60:
+            print("  no progress for 60 s; stopping", flush=True)
+            break
         progress = done / len(ids)
         if restarts["postgres"] == 0 and progress > 0.3:
             service("stop_postgres; sleep 1; start_postgres")
