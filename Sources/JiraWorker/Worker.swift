@@ -26,11 +26,11 @@ public final class Worker: Sendable {
     }
 
     /// Jobs applied (or found already applied) so far.
-    public var processed: Int { state.processed.load(ordering: .relaxed) }
+    public var processed: Int { metrics.total("processed") }
     /// Jobs dead-lettered so far.
-    public var deadLettered: Int { state.deadLettered.load(ordering: .relaxed) }
+    public var deadLettered: Int { metrics.total("dead_lettered") }
     /// Retries scheduled so far.
-    public var retried: Int { state.retried.load(ordering: .relaxed) }
+    public var retried: Int { metrics.total("retried") }
 
     /// Asks the worker to drain and stop, as SIGTERM does.
     public func stop() { _ = state.signal() }

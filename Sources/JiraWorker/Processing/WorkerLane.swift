@@ -159,8 +159,6 @@ final class WorkerLane: Sendable {
         var outcomes: [(outcome: String, type: String)] = []
         var latencies: [Double] = []
         var commands = [RedisCommand("MULTI")]
-        var dead = 0
-        var retried = 0
         var cacheKeys: [JiraCacheKey] = []
         var results: [(key: String, value: String)] = []
         for ((entry, disposition), type) in zip(zip(entries, dispositions), types) {
@@ -171,7 +169,6 @@ final class WorkerLane: Sendable {
                 results.append((keys.result(jobID), "{\"status\":\"done\",\"result\":\(result)}"))
                 cacheKeys += stored.compactMap { JiraCacheKey(prefix: keys.prefix, storedForm: $0) }
             case .dead(let error, let jobID):
-                dead += 1
                 outcomes += [("failed", type), ("dead_lettered", type)]
                 commands.append(RedisCommand("XADD", [
                     keys.dead, "*", "job", entry.job ?? [], "error", error, "attempts", entry.attempts + 1,
@@ -183,7 +180,6 @@ final class WorkerLane: Sendable {
                 }
                 log.error("job dead-lettered", ["job_id": jobID ?? "", "type": type, "source_id": entry.id, "error": error, "consumer": consumer])
             case .retry(let attempt, let delay):
-                retried += 1
                 outcomes += [("failed", type), ("retried", type)]
                 let due = Int64(now.timeIntervalSince1970 * 1000) + delay
                 commands.append(RedisCommand("ZADD", keys.delayed, due, DelayedJob.member(attempts: attempt, job: entry.job ?? [])))
@@ -212,9 +208,6 @@ final class WorkerLane: Sendable {
         }
         for (outcome, type) in outcomes { metrics.count(outcome, type: type) }
         metrics.record(batchSize: entries.count, latencies: latencies, invalidations: invalidation?.count ?? 0)
-        state.processed.add(entries.count - dead - retried, ordering: .relaxed)
-        state.deadLettered.add(dead, ordering: .relaxed)
-        state.retried.add(retried, ordering: .relaxed)
     }
 
     /// Sets every done job's result key in one call. KEYS: the result keys; ARGV: their values,

@@ -11,10 +11,6 @@ final class WorkerState: Sendable {
     }
 
     private let phase = Mutex(Phase.running)
-    /// Counts of what lanes did, for logs and tests.
-    let processed = Atomic<Int>(0)
-    let deadLettered = Atomic<Int>(0)
-    let retried = Atomic<Int>(0)
     /// Monotonic time of the last loop turn of any lane (the loop is alive).
     let heartbeat = Atomic<UInt64>(DispatchTime.now().uptimeNanoseconds)
 

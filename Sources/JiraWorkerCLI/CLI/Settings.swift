@@ -88,6 +88,12 @@ struct Settings {
         return configuration
     }
 
+    /// The options of the commands that only talk to the queue's Redis.
+    static let queueOptionsHelp = """
+          --redis-url URL      (env REDIS_URL)
+          --prefix WORD        (env JIRA_PREFIX)
+        """
+
     static let workerOptionsHelp = """
           --redis-url URL          redis://[user:password@]host:port/db or unix:///path (env REDIS_URL)
           --database-url URL       libpq connection string or URI (env DATABASE_URL)

@@ -16,8 +16,7 @@ enum DeadCommand {
         Options:
           --limit N            how many to list (default 100)
           --all                retry every dead letter
-          --redis-url URL      (env REDIS_URL)
-          --prefix WORD        (env JIRA_PREFIX)
+        \(Settings.queueOptionsHelp)
         """
 
     static func run(_ arguments: inout CommandLineArguments) async throws -> Int32 {

@@ -16,8 +16,7 @@ enum EnqueueCommand {
           --id ID              the idempotency key (default: a new UUID)
           --wait SECONDS       wait for the result
           --file PATH|-        enqueue envelopes from a JSON-lines file or standard input
-          --redis-url URL      (env REDIS_URL)
-          --prefix WORD        (env JIRA_PREFIX)
+        \(Settings.queueOptionsHelp)
         """
 
     static func run(_ arguments: inout CommandLineArguments) async throws -> Int32 {
@@ -64,8 +63,7 @@ enum ResultCommand {
 
         Options:
           --wait SECONDS       wait for the result to appear
-          --redis-url URL      (env REDIS_URL)
-          --prefix WORD        (env JIRA_PREFIX)
+        \(Settings.queueOptionsHelp)
         """
 
     static func run(_ arguments: inout CommandLineArguments) async throws -> Int32 {

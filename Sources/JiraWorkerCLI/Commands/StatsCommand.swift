@@ -14,8 +14,7 @@ enum StatsCommand {
         Options:
           --json               one JSON object (a line per refresh with --watch)
           --watch [SECONDS]    refresh every SECONDS (default 2) until interrupted
-          --redis-url URL      (env REDIS_URL)
-          --prefix WORD        (env JIRA_PREFIX)
+        \(Settings.queueOptionsHelp)
         """
 
     static func run(_ arguments: inout CommandLineArguments) async throws -> Int32 {
