@@ -29,7 +29,7 @@ public struct JiraLookup<Value: Sendable>: Sendable {
 /// Read-through: a hit is one `GET`. On a miss the reader reads the key's generation (and the
 /// server's clock), reads PostgreSQL, and fills the key with a Lua compare-and-set that writes only
 /// if the generation is unchanged and the fill window has not passed. The worker, after COMMIT and
-/// in the same `MULTI … EXEC` as its `XACK`, increments the generation of every key the batch
+/// in the script that `XACK`s (before the `XACK`), increments the generation of every key the batch
 /// affected and deletes the key. So a reader that read PostgreSQL before a change can never write
 /// its answer back after the change is acknowledged (see the README for the argument).
 public final class JiraCache: Sendable {
@@ -148,34 +148,10 @@ public final class JiraCache: Sendable {
         """
 
     // MARK: - Invalidation (the worker's side)
-
-    /// The command that invalidates keys: for each, `INCR` its generation (with a lifetime) and
-    /// `DEL` the answer, in one script call. The worker queues it in the `MULTI … EXEC` that
-    /// acknowledges the batch. Returns `nil` when there is nothing to invalidate.
-    public static func invalidationCommand(_ keys: some Sequence<JiraCacheKey>, configuration: JiraCacheConfiguration) -> (command: RedisCommand, count: Int)? {
-        var seen = Set<JiraCacheKey>()
-        var generations: [any RedisArgument] = []
-        var values: [any RedisArgument] = []
-        for key in keys where seen.insert(key).inserted {
-            generations.append(key.generation)
-            values.append(key.value)
-        }
-        guard !generations.isEmpty else { return nil }
-        let arguments: [any RedisArgument] = [invalidateScript, generations.count * 2] + generations + values + [configuration.generationTTL.milliseconds]
-        return (RedisCommand("EVAL", arguments), generations.count)
-    }
-
-    /// KEYS: the generation keys, then the answer keys, in the same order. ARGV[1]: the
-    /// generations' lifetime in ms.
-    static let invalidateScript = """
-        local half = #KEYS / 2
-        for i = 1, half do
-            redis.call('INCR', KEYS[i])
-            redis.call('PEXPIRE', KEYS[i], ARGV[1])
-            redis.call('DEL', KEYS[half + i])
-        end
-        return half
-        """
+    //
+    // For every key a committed change can have altered, the worker runs `INCR` on the key's
+    // generation (with a lifetime of `generationTTL`) and `DEL` on the answer, inside the script
+    // that acknowledges the batch. `JiraCacheKey.affected(by:)` tells which keys.
 
     /// Values are written with sorted keys, so every writer produces the same bytes.
     static let encoder: JSONEncoder = {

@@ -270,4 +270,34 @@ final class WorkerEndToEndTests: XCTestCase {
         let inbox = try await harness.count("SELECT count(*) AS n FROM jira_job_inbox WHERE job_id LIKE $1", ["\(cloud)-%"])
         XCTAssertEqual(inbox, 3000)
     }
+
+    func testAFailingWriteInTheAcknowledgementLeavesTheBatchPending() async throws {
+        let harness = try await WorkerHarness(lanes: 1)
+        // The dead-letter stream's key holds a string, so the dead letter cannot be written.
+        try await harness.redis.send(RedisCommand("XGROUP", "CREATE", harness.keys.jobs, harness.keys.group, "0", "MKSTREAM"))
+        try await harness.redis.send(RedisCommand("SET", harness.keys.dead, "not a stream"))
+        try await harness.redis.send(RedisCommand("XADD", harness.keys.jobs, "*", "job", "not json"))
+        let cloud = "ackfail-\(UUID().uuidString.prefix(8))"
+        let good = try await harness.enqueue("create_workspace", workspacePayload(cloud))
+        let running = harness.start()
+        try await harness.waitUntil("the batch was read") { try await harness.pendingCount() == 2 }
+        try await Task.sleep(for: .milliseconds(500))
+        // Nothing was acknowledged, and no result was published, though the workspace committed.
+        let pending = try await harness.pendingCount()
+        XCTAssertEqual(pending, 2)
+        let early = try await harness.queue.result(id: good)
+        XCTAssertNil(early)
+        let committed = try await harness.store.workspace(cloudID: cloud)
+        XCTAssertNotNil(committed)
+        // Once the key is fixed, the retried batch completes: one dead letter, one result, no second effect.
+        try await harness.redis.send(RedisCommand("DEL", harness.keys.dead))
+        _ = try await harness.done(good)
+        try await harness.waitUntil("acknowledged") { try await harness.pendingCount() == 0 }
+        let drained = await harness.stop(running)
+        XCTAssertTrue(drained)
+        let dead = try await harness.deadLetters()
+        XCTAssertEqual(dead.count, 1)
+        let workspaces = try await harness.count("SELECT count(*) AS n FROM jira_workspaces WHERE jira_cloud_id = $1", [cloud])
+        XCTAssertEqual(workspaces, 1)
+    }
 }

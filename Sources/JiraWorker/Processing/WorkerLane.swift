@@ -9,7 +9,7 @@ import Redis
 ///
 /// A batch is applied in one PostgreSQL transaction, each job inside a savepoint so that one
 /// failing job does not fail its neighbours; each applied job id is recorded in the inbox in the
-/// same transaction as its effect. Only after COMMIT does one `MULTI … EXEC` write the results,
+/// same transaction as its effect. Only after COMMIT does one script write the results,
 /// dead letters and delayed retries and `XACK` the whole batch.
 final class WorkerLane: Sendable {
     let index: Int
@@ -152,15 +152,19 @@ final class WorkerLane: Sendable {
         try acknowledge(entries, dispositions.map { $0 ?? .ack }, types: types)
     }
 
-    /// Writes results, dead letters and retries and acknowledges the batch, atomically.
+    /// Writes results, dead letters and retries, invalidates the cache keys the batch changed, and
+    /// acknowledges the batch: all in one script, with `XACK` last. The script runs atomically,
+    /// so a crash never splits it; a command failing inside it stops it before the `XACK`, and the
+    /// batch is tried again (its jobs are in the inbox by then: no second effect).
     private func acknowledge(_ entries: [StreamEntry], _ dispositions: [Disposition], types: [String]) throws {
-        let ttl = configuration.resultTTL.wholeSecondsAtLeastOne
         let now = Date()
         var outcomes: [(outcome: String, type: String)] = []
         var latencies: [Double] = []
-        var commands = [RedisCommand("MULTI")]
         var cacheKeys: [JiraCacheKey] = []
         var results: [(key: String, value: String)] = []
+        var deadLetters: [[any RedisArgument]] = []
+        var deadResults: [(key: String, value: String)] = []
+        var retries: [[any RedisArgument]] = []
         for ((entry, disposition), type) in zip(zip(entries, dispositions), types) {
             switch disposition {
             case .done(let jobID, let result, let stored):
@@ -170,54 +174,79 @@ final class WorkerLane: Sendable {
                 cacheKeys += stored.compactMap { JiraCacheKey(prefix: keys.prefix, storedForm: $0) }
             case .dead(let error, let jobID):
                 outcomes += [("failed", type), ("dead_lettered", type)]
-                commands.append(RedisCommand("XADD", [
-                    keys.dead, "*", "job", entry.job ?? [], "error", error, "attempts", entry.attempts + 1,
-                    "failed_at", JiraTimestamp.format(now), "consumer", consumer, "source_id", entry.id,
-                ]))
+                deadLetters.append([entry.job ?? [], error, entry.attempts + 1, entry.id])
                 if let jobID {
-                    let body = String(decoding: try BatchApplier.encoder.encode(DeadResult(error: error)), as: UTF8.self)
-                    commands.append(RedisCommand("SET", keys.result(jobID), body, "EX", ttl, "NX"))
+                    deadResults.append((keys.result(jobID), String(decoding: try BatchApplier.encoder.encode(DeadResult(error: error)), as: UTF8.self)))
                 }
                 log.error("job dead-lettered", ["job_id": jobID ?? "", "type": type, "source_id": entry.id, "error": error, "consumer": consumer])
             case .retry(let attempt, let delay):
                 outcomes += [("failed", type), ("retried", type)]
-                let due = Int64(now.timeIntervalSince1970 * 1000) + delay
-                commands.append(RedisCommand("ZADD", keys.delayed, due, DelayedJob.member(attempts: attempt, job: entry.job ?? [])))
+                retries.append([Int64(now.timeIntervalSince1970 * 1000) + delay, DelayedJob.member(attempts: attempt, job: entry.job ?? [])])
             case .ack:
                 break
             }
         }
-        // Invalidate what the batch changed in the same transaction as the acknowledgement: once a
-        // job is acknowledged, no cached answer older than it can be served or filled back.
-        if !results.isEmpty {
-            commands.append(RedisCommand("EVAL", [Self.setResultsScript, results.count] + results.map(\.key) + results.map(\.value) + [ttl]))
-        }
-        let invalidation = JiraCache.invalidationCommand(cacheKeys, configuration: configuration.cache)
-        if let invalidation { commands.append(invalidation.command) }
+        var seen = Set<JiraCacheKey>()
+        let invalidated = cacheKeys.filter { seen.insert($0).inserted }
         let second = Int64(now.timeIntervalSince1970)
-        commands.append(RedisCommand("INCRBY", keys.processedCounter(second: second), entries.count))
-        commands.append(RedisCommand("EXPIRE", keys.processedCounter(second: second), 300))
-        commands.append(RedisCommand("XACK", [keys.jobs, keys.group] + entries.map(\.id)))
-        commands.append(RedisCommand("EXEC"))
-        let replies = try redis.pipeline(commands)
-        guard let exec = replies.last, case .array(let results) = exec else {
-            throw RedisError(code: .server, message: "MULTI/EXEC failed: \(replies.first(where: { if case .error = $0 { return true } else { return false } }).map { "\($0)" } ?? "no reply")")
-        }
-        if let failure = results.first(where: { if case .error = $0 { return true } else { return false } }) {
-            log.error("a write of the acknowledgement failed", ["reply": "\(failure)", "consumer": consumer])
-        }
+        var keyArguments: [any RedisArgument] = [keys.jobs, keys.dead, keys.delayed, keys.processedCounter(second: second)]
+        keyArguments += results.map(\.key) + invalidated.map(\.generation) + invalidated.map(\.value) + deadResults.map(\.key)
+        var arguments: [any RedisArgument] = [
+            keys.group, consumer, JiraTimestamp.format(now), configuration.resultTTL.wholeSecondsAtLeastOne,
+            configuration.cache.generationTTL.milliseconds, entries.count,
+            results.count, invalidated.count, deadLetters.count, retries.count, deadResults.count,
+        ]
+        arguments += results.map(\.value)
+        arguments += deadLetters.flatMap { $0 }
+        arguments += retries.flatMap { $0 }
+        arguments += deadResults.map(\.value)
+        arguments += entries.map(\.id)
+        try redis.send(RedisCommand("EVAL", [Self.acknowledgeScript, keyArguments.count] + keyArguments + arguments))
         for (outcome, type) in outcomes { metrics.count(outcome, type: type) }
-        metrics.record(batchSize: entries.count, latencies: latencies, invalidations: invalidation?.count ?? 0)
+        metrics.record(batchSize: entries.count, latencies: latencies, invalidations: invalidated.count)
     }
 
-    /// Sets every done job's result key in one call. KEYS: the result keys; ARGV: their values,
-    /// then the lifetime in seconds.
-    static let setResultsScript = """
-        local ttl = ARGV[#KEYS + 1]
-        for i = 1, #KEYS do
-            redis.call('SET', KEYS[i], ARGV[i], 'EX', ttl)
+    /// KEYS: stream, dead stream, delayed set, this second's counter, then the result keys, the
+    /// generation keys, the answer keys (as many as generation keys), the dead jobs' result keys.
+    /// ARGV: group, consumer, failed_at, result TTL (s), generation TTL (ms), entries in the batch,
+    /// then the counts of results, invalidations, dead letters, retries and dead results, then the
+    /// result values, the dead letters (job, error, attempts, source id), the retries (score,
+    /// member), the dead results, and last the entry ids to acknowledge.
+    static let acknowledgeScript = """
+        local group, consumer, failedAt, resultTTL, generationTTL = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+        local nResults, nInvalid, nDead, nRetry, nDeadResults = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+        local a, k = 12, 5
+        for i = 0, nDead - 1 do
+            local d = a + nResults + i * 4
+            redis.call('XADD', KEYS[2], '*', 'job', ARGV[d], 'error', ARGV[d + 1], 'attempts', ARGV[d + 2],
+                       'failed_at', failedAt, 'consumer', consumer, 'source_id', ARGV[d + 3])
         end
-        return #KEYS
+        for i = 0, nRetry - 1 do
+            local r = a + nResults + nDead * 4 + i * 2
+            redis.call('ZADD', KEYS[3], ARGV[r], ARGV[r + 1])
+        end
+        for i = 0, nDeadResults - 1 do
+            redis.call('SET', KEYS[k + nResults + 2 * nInvalid + i], ARGV[a + nResults + nDead * 4 + nRetry * 2 + i], 'EX', resultTTL, 'NX')
+        end
+        for i = 0, nResults - 1 do
+            redis.call('SET', KEYS[k + i], ARGV[a + i], 'EX', resultTTL)
+        end
+        for i = 0, nInvalid - 1 do
+            redis.call('INCR', KEYS[k + nResults + i])
+            redis.call('PEXPIRE', KEYS[k + nResults + i], generationTTL)
+            redis.call('DEL', KEYS[k + nResults + nInvalid + i])
+        end
+        redis.call('INCRBY', KEYS[4], ARGV[6])
+        redis.call('EXPIRE', KEYS[4], 300)
+        local acked, ids = 0, {}
+        for i = a + nResults + nDead * 4 + nRetry * 2 + nDeadResults, #ARGV do
+            ids[#ids + 1] = ARGV[i]
+            if #ids == 500 or i == #ARGV then
+                acked = acked + redis.call('XACK', KEYS[1], group, unpack(ids))
+                ids = {}
+            end
+        end
+        return acked
         """
 
     private struct DeadResult: Encodable {
