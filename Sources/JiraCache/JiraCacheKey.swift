@@ -70,7 +70,7 @@ public struct JiraCacheKey: Sendable, Hashable, CustomStringConvertible {
 
     /// The key of a workspace by site name (normalized as the store normalizes it).
     public static func workspace(_ prefix: String, name: String) -> JiraCacheKey {
-        JiraCacheKey(prefix, .workspaceByName, [name.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()])
+        JiraCacheKey(prefix, .workspaceByName, [JiraWorkspace.normalizedName(name)])
     }
 
     /// Percent-encodes every byte of the UTF-8 form except `A-Z a-z 0-9 - _ . ~`. Injective, and

@@ -51,6 +51,12 @@ public struct JiraWorkspace: Sendable, Hashable, Encodable {
         try container.encode(version, forKey: .version)
     }
 
+    /// A site name as it is stored and compared: trimmed and lower-cased. The store and the
+    /// cache's key both use this, so a lookup by name finds what was registered.
+    public static func normalizedName(_ name: String) -> String {
+        name.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
     static let columns = "id, name, jira_cloud_id, admin_user_id, webhook_secret, svc_acc_email, svc_acc_api_key, status, created_at, updated_at, version"
 
     init(row: PostgresRow) throws {

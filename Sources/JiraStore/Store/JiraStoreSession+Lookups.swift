@@ -67,7 +67,7 @@ extension JiraStoreSession {
         try Self.workspaceOrNewest(try query("""
             SELECT w.*, (SELECT last_value FROM jira_row_version) AS newest_version
             FROM (SELECT 1) AS one LEFT JOIN jira_workspaces w ON w.name = $1
-            """, name.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()))
+            """, JiraWorkspace.normalizedName(name)))
     }
 
     private static func workspaceOrNewest(_ rows: PostgresRows) throws -> Versioned<JiraWorkspace?> {

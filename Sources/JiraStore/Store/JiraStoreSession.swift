@@ -94,8 +94,7 @@ public struct JiraStoreSession {
 
     /// The workspace with that site name, compared trimmed and case-insensitively.
     public func workspace(name: String) throws -> JiraWorkspace? {
-        let normalized = name.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-        return try query("SELECT \(JiraWorkspace.columns) FROM jira_workspaces WHERE name = $1", normalized)
+        try query("SELECT \(JiraWorkspace.columns) FROM jira_workspaces WHERE name = $1", JiraWorkspace.normalizedName(name))
             .first.map(JiraWorkspace.init(row:))
     }
 
@@ -223,7 +222,7 @@ public struct JiraStoreSession {
     }
 
     static func normalizedName(_ name: String) throws -> String {
-        let normalized = name.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let normalized = JiraWorkspace.normalizedName(name)
         try require(normalized, "name")
         return normalized
     }
