@@ -122,9 +122,11 @@ CONF
     else
         log "starting Redis on 127.0.0.1:$REDIS_PORT (AOF on, noeviction)"
         redis-server "$DATA_DIR/redis.conf"
-        for _ in $(seq 1 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-        redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || die "Redis did not start; see $DATA_DIR/redis.log"
     fi
+    # Ready means PONG: while it loads its append-only file, Redis answers -LOADING (and
+    # redis-cli still exits 0).
+    for _ in $(seq 1 600); do [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ] && break; sleep 0.1; done
+    [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = "PONG" ] || die "Redis did not become ready; see $DATA_DIR/redis.log"
     export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}"
 }
 
