@@ -65,7 +65,7 @@ final class LinkTests: XCTestCase {
         let a = try await store.makeWorkspace()
         let b = try await store.makeWorkspace()
         let user = unique("kc")
-        _ = try await store.createWorkspaceLink(workspaceID: a.id, keycloakUserID: user, jiraUserID: "acc", status: .inactive)
+        let linkInA = try await store.createWorkspaceLink(workspaceID: a.id, keycloakUserID: user, jiraUserID: "acc", status: .inactive)
         _ = try await store.createWorkspaceLink(workspaceID: b.id, keycloakUserID: user, jiraUserID: "acc")
         // The original system updated whichever row it found first; this must touch b's only.
         let updated = try await store.updateUserStatus(workspaceID: b.id, keycloakUserID: user, status: .inactive)
@@ -73,7 +73,7 @@ final class LinkTests: XCTestCase {
         XCTAssertEqual(updated.status, .inactive)
         let inA = try await store.user(keycloakUserID: user, workspaceID: a.id)
         XCTAssertEqual(inA?.status, .inactive)
-        XCTAssertEqual(inA?.version, inA?.version)
+        XCTAssertEqual(inA?.version, linkInA.version, "a's link was not touched")
         await assertStoreError(.linkNotFound) { try await store.updateUserStatus(workspaceID: a.id, keycloakUserID: "stranger", status: .active) }
         await assertStoreError(.workspaceNotFound) { try await store.updateUserStatus(workspaceID: -1, keycloakUserID: user, status: .active) }
     }
