@@ -27,7 +27,7 @@ public struct JiraCacheConfiguration: Sendable, Hashable {
 
     /// A jittered lifetime in milliseconds.
     public func jitteredMilliseconds(_ base: Duration) -> Int64 {
-        let milliseconds = Double(base.components.seconds * 1000 + base.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Double(base.milliseconds)
         let factor = jitter > 0 ? Double.random(in: (1 - jitter)...(1 + jitter)) : 1
         return max(Int64(milliseconds * factor), 1)
     }

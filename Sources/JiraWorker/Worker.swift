@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import JiraCache
 import Redis
 import Synchronization
 

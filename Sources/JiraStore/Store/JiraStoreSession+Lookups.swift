@@ -77,8 +77,13 @@ extension JiraStoreSession {
         return Versioned(value: workspace, version: workspace.version)
     }
 
-    static let qualifiedLinkColumns = JiraUserLink.columns.split(separator: ",")
-        .map { "u." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+    static let qualifiedLinkColumns = qualified(JiraUserLink.columns, "u")
+    static let qualifiedConversationColumns = qualified(JiraConversation.columns, "c")
+
+    /// A column list with every column prefixed by a table alias (`id, name` → `u.id, u.name`).
+    private static func qualified(_ columns: String, _ alias: String) -> String {
+        columns.split(separator: ",").map { "\(alias)." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
+    }
 
     private static func activeLink(_ rows: PostgresRows, linksVersion: String?) throws -> Versioned<JiraUserLink?> {
         guard let row = rows.first else { return Versioned(value: nil, version: 0) }

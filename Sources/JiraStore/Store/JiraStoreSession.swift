@@ -202,9 +202,8 @@ public struct JiraStoreSession {
 
     /// The conversations of the user's link to the workspace about an issue, newest first.
     public func conversations(workspaceID: Int64, keycloakUserID: String, issueID: String) throws -> [JiraConversation] {
-        let columns = JiraConversation.columns.split(separator: ",").map { "c." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
-        return try query("""
-            SELECT \(columns) FROM jira_conversations c JOIN jira_users u ON u.id = c.jira_user_id
+        try query("""
+            SELECT \(Self.qualifiedConversationColumns) FROM jira_conversations c JOIN jira_users u ON u.id = c.jira_user_id
             WHERE u.jira_workspace_id = $1 AND u.keycloak_user_id = $2 AND c.issue_id = $3
             ORDER BY c.created_at DESC, c.id DESC
             """, workspaceID, keycloakUserID, issueID).map(JiraConversation.init(row:))

@@ -87,8 +87,6 @@ public struct WorkerConfiguration: Sendable {
 }
 
 extension Duration {
-    /// Whole milliseconds.
-    public var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
     /// Whole seconds, at least 1.
     var wholeSecondsAtLeastOne: Int64 { max(components.seconds, 1) }
 }

@@ -54,7 +54,7 @@ public struct JobDecoder: Sendable {
         let id = envelope.id
         do {
             let action = try Self.action(type: envelope.type, envelope.payload)
-            return JiraJob(id: id, enqueuedAt: envelope.enqueuedAt.flatMap(Self.parseRFC3339), action: action)
+            return JiraJob(id: id, enqueuedAt: envelope.enqueuedAt.flatMap { JiraTimestamp.parse($0)?.timeIntervalSince1970 }, action: action)
         } catch let error as JobValidationError {
             throw JobValidationError(message: error.message, jobID: id)
         } catch {
@@ -153,10 +153,6 @@ public struct JobDecoder: Sendable {
         case is Int64.Type: return "an integer"
         default: return type is [String: Any].Type ? "an object" : "\(type)".lowercased()
         }
-    }
-
-    static func parseRFC3339(_ text: String) -> Double? {
-        JiraTimestamp.parse(text)?.timeIntervalSince1970
     }
 
     // MARK: - Wire shapes

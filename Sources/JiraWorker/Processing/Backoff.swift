@@ -1,3 +1,5 @@
+import JiraCache
+
 /// Exponential backoff with full jitter: attempt `n` waits a random time in
 /// `[0, min(maximum, base · 2^(n-1))]`, so retries of many jobs spread out instead of colliding.
 public struct Backoff: Sendable, Hashable {
@@ -21,8 +23,7 @@ public struct Backoff: Sendable, Hashable {
 
     /// A jittered wait before retry `attempt`, in milliseconds.
     public func delayMilliseconds<G: RandomNumberGenerator>(attempt: Int, using generator: inout G) -> Int64 {
-        let ceiling = ceiling(attempt: attempt)
-        let milliseconds = ceiling.components.seconds * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = ceiling(attempt: attempt).milliseconds
         // Half fixed, half random ("equal jitter"): never zero, still spread out.
         let half = max(milliseconds / 2, 1)
         return half + Int64.random(in: 0...half, using: &generator)

@@ -1,4 +1,5 @@
 import Foundation
+import JiraCache
 import JiraWorker
 
 /// `jira-worker config`.
