@@ -39,12 +39,7 @@ public struct WorkerConfiguration: Sendable {
     /// How long one `XREADGROUP` blocks waiting for entries.
     public var readBlock: Duration
     /// Where to serve `/metrics`, `/healthz` and `/readyz` (`HOST:PORT`); `nil` serves nothing.
-    public var metricsAddress: (host: String, port: Int)? {
-        get { metricsEndpoint.map { ($0.host, $0.port) } }
-        set { metricsEndpoint = newValue.map { Endpoint(host: $0.host, port: $0.port) } }
-    }
-    private var metricsEndpoint: Endpoint?
-    private struct Endpoint: Sendable { var host: String; var port: Int }
+    public var metricsAddress: (host: String, port: Int)? = nil
 
     /// The cache the worker keeps coherent (its prefix follows ``keys``).
     public var cache: JiraCacheConfiguration {

@@ -113,14 +113,7 @@ public struct JobQueue: Sendable {
             guard let pair = item.array, pair.count == 2, let id = pair[0].string else {
                 throw RedisError(code: .unexpectedReply, message: "unexpected dead-letter entry")
             }
-            var fields: [String: [UInt8]] = [:]
-            let values = pair[1].array ?? []
-            var index = 0
-            while index + 1 < values.count {
-                if let name = values[index].string { fields[name] = values[index + 1].bytes ?? [] }
-                index += 2
-            }
-            return DeadLetter(id: id, fields: fields)
+            return DeadLetter(id: id, fields: QueueStatistics.pairs(pair[1]).mapValues { $0.bytes ?? [] })
         }
     }
 }
