@@ -42,8 +42,15 @@ public final class TestProcess: @unchecked Sendable {
         self.logPath = log
     }
 
-    /// Sends a signal.
-    public func signal(_ number: Int32) { kill(pid, number) }
+    /// Sends a signal. SIGTERM and SIGINT wait (up to 10 s) until the worker logged that it
+    /// started: before it installs its handlers, either signal ends it with the default action.
+    public func signal(_ number: Int32) {
+        if number == SIGTERM || number == SIGINT {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !log.contains("worker starting") && ContinuousClock.now < deadline { usleep(10_000) }
+        }
+        kill(pid, number)
+    }
 
     /// Waits for the process to exit, up to `timeout`; returns its exit code (128+signal if killed), or `nil`.
     public func wait(timeout: Duration) -> Int32? {

@@ -14,7 +14,8 @@ public struct WorkerConfiguration: Sendable {
     public var keys: JiraKeys
     /// The consumer name; each lane reads as `<consumer>:<lane>`. Default `<host>-<pid>`.
     public var consumer: String
-    /// Lanes per process: each has its own Redis and PostgreSQL connections and thread.
+    /// Lanes per process: each is a pipeline of a reader, an applier and an acknowledger thread
+    /// with their own Redis and PostgreSQL connections.
     public var lanes: Int
     /// Entries read per `XREADGROUP` and applied per transaction.
     public var batchSize: Int
@@ -56,7 +57,7 @@ public struct WorkerConfiguration: Sendable {
     /// Creates a configuration.
     public init(
         redis: RedisConfiguration, postgres: PostgresConfiguration, keys: JiraKeys = JiraKeys(),
-        consumer: String = WorkerConfiguration.defaultConsumer, lanes: Int = 2, batchSize: Int = 256,
+        consumer: String = WorkerConfiguration.defaultConsumer, lanes: Int = 1, batchSize: Int = 256,
         claimTimeout: Duration = .seconds(30), maxAttempts: Int = 8, maxDeliveries: Int = 5, grace: Duration = .seconds(20),
         resultTTL: Duration = .seconds(86_400), maxEntryBytes: Int = 64 * 1024, inboxRetention: Duration = .seconds(7 * 86_400),
         retryBackoff: Backoff = Backoff(), reconnectBackoff: Backoff = Backoff(base: .milliseconds(100), maximum: .seconds(5)),

@@ -4,26 +4,33 @@ import JiraStore
 import Postgres
 import Redis
 
-/// One lane: a thread with its own Redis and PostgreSQL connections that reads batches from the
-/// consumer group and applies them. Blocking C calls stay on this thread.
+/// One lane: a pipeline of three threads, each with its own connections. The reader reads a
+/// batch from the consumer group and decodes it; the applier applies it in one PostgreSQL
+/// transaction; the acknowledger writes its results and acknowledges it. The three overlap (the
+/// next batch is read and decoded while one is applied and the one before is acknowledged), yet
+/// batches are applied one after another in stream order, so a job never waits for a neighbour
+/// that a concurrent transaction of the same lane holds. Blocking C calls stay on these threads.
 ///
-/// A batch is applied in one PostgreSQL transaction, each job inside a savepoint so that one
-/// failing job does not fail its neighbours; each applied job id is recorded in the inbox in the
-/// same transaction as its effect. Only after COMMIT does one script write the results,
-/// dead letters and delayed retries and `XACK` the whole batch.
+/// A batch is applied in one PostgreSQL transaction, the common jobs set-based, the others each
+/// in a savepoint so that one failing job does not fail its neighbours; each applied job id is
+/// recorded in the inbox in the same transaction as its effect. Only after COMMIT does one
+/// script write the results, dead letters and delayed retries and `XACK` the whole batch.
 final class WorkerLane: Sendable {
     let index: Int
     let consumer: String
     private let configuration: WorkerConfiguration
     private let state: WorkerState
+    /// The reader's connection (its `XREADGROUP` blocks).
     private let redis: RedisConnection
+    /// The acknowledger's connection, also used to keep a waiting batch claimed.
+    private let ackRedis: RedisConnection
     private let postgres: PostgresConnection
     private let decoder: JobDecoder
     private let log: WorkerLog
     private let metrics: WorkerMetrics
 
     /// Reconnects of this lane's connections, for the metrics.
-    var reconnects: (redis: Int, postgres: Int) { (redis.reconnects, postgres.reconnects) }
+    var reconnects: (redis: Int, postgres: Int) { (redis.reconnects + ackRedis.reconnects, postgres.reconnects) }
 
     init(index: Int, configuration: WorkerConfiguration, state: WorkerState, log: WorkerLog, metrics: WorkerMetrics) {
         self.index = index
@@ -31,6 +38,7 @@ final class WorkerLane: Sendable {
         self.configuration = configuration
         self.state = state
         self.redis = RedisConnection(configuration: configuration.redis)
+        self.ackRedis = RedisConnection(configuration: configuration.redis)
         self.postgres = PostgresConnection(configuration: configuration.postgres)
         self.decoder = JobDecoder(maxBytes: configuration.maxEntryBytes)
         self.log = log
@@ -39,9 +47,39 @@ final class WorkerLane: Sendable {
 
     private var keys: JiraKeys { configuration.keys }
 
-    /// The loop: first this lane's own pending entries (left by a previous run under the same
-    /// name), then new entries, reclaiming stale ones from dead consumers now and then.
+    /// A batch on its way through the lane.
+    struct Batch: Sendable {
+        let entries: [StreamEntry]
+        /// By position: the outcome, once known (decoding fills in the invalid entries).
+        var dispositions: [Disposition?]
+        /// By position: the job type, for the metrics.
+        var types: [String]
+        /// The decoded jobs, with their positions.
+        var valid: [(position: Int, job: JiraJob)]
+    }
+
+    /// Runs the lane until the worker drains (what was read is still applied and acknowledged)
+    /// or stops (what is in flight is left pending, to be reclaimed).
     func run() {
+        let decoded = Handoff<Batch?>(capacity: 1)
+        let applied = Handoff<Batch?>(capacity: 1)
+        let stages = DispatchGroup()
+        let loops: [(String, @Sendable () -> Void)] = [("apply", { self.applyLoop(from: decoded, to: applied) }), ("ack", { self.acknowledgeLoop(from: applied) })]
+        for (name, stage) in loops {
+            stages.enter()
+            let thread = Thread { stage(); stages.leave() }
+            thread.name = "lane-\(index)-\(name)"
+            thread.start()
+        }
+        readLoop(to: decoded)
+        stages.wait()
+    }
+
+    private var notStopped: Bool { state.current != .stopped }
+
+    /// The reader: first this lane's own pending entries (left by a previous run under the same
+    /// name), then new entries, reclaiming stale ones from dead consumers now and then.
+    private func readLoop(to decoded: Handoff<Batch?>) {
         var ownPendingFirst = true
         var nextClaim = ContinuousClock.now
         var claimCursor = "0-0"
@@ -68,95 +106,118 @@ final class WorkerLane: Sendable {
                     entries = try readGroup(from: ">", block: configuration.readBlock)
                 }
                 outage = 0
-                if !entries.isEmpty { processUntilDone(entries) }
+                if !entries.isEmpty && !decoded.put(decode(entries), while: { notStopped }) { return }
             } catch {
                 outage += 1
                 log.error("lane \(index): \(Self.describe(error)); retrying", ["consumer": consumer])
                 sleep(milliseconds: configuration.reconnectBackoff.delayMilliseconds(attempt: outage))
             }
         }
+        _ = decoded.put(nil, while: { notStopped })
     }
 
-    /// Processes a batch, waiting out PostgreSQL or Redis outages without counting attempts.
-    /// While it waits it keeps the entries claimed (`XCLAIM … JUSTID` resets their idle time
-    /// without counting a delivery), so other consumers do not take them over.
-    private func processUntilDone(_ entries: [StreamEntry]) {
+    /// The applier: applies each batch, waiting out PostgreSQL outages without counting attempts.
+    private func applyLoop(from decoded: Handoff<Batch?>, to applied: Handoff<Batch?>) {
+        while case var batch?? = decoded.take(while: { notStopped }) {
+            guard untilDone(batch.entries, { try self.apply(&batch) }),
+                  applied.put(batch, while: { notStopped }) else { return }
+        }
+        _ = applied.put(nil, while: { notStopped })
+    }
+
+    /// The acknowledger: acknowledges each applied batch, waiting out Redis outages.
+    private func acknowledgeLoop(from applied: Handoff<Batch?>) {
+        while case let batch?? = applied.take(while: { notStopped }) {
+            guard untilDone(batch.entries, { try self.acknowledge(batch) }) else { return }
+        }
+    }
+
+    /// Runs `step` until it succeeds; `false` if the worker stopped first. While it waits it keeps
+    /// the entries claimed (`XCLAIM … JUSTID` resets their idle time without counting a
+    /// delivery), so other consumers do not take them over.
+    private func untilDone(_ entries: [StreamEntry], _ step: () throws -> Void) -> Bool {
         var outage = 0
         while true {
             do {
-                try process(entries)
-                return
+                try step()
+                return true
             } catch {
                 outage += 1
                 state.beat()
-                if state.current == .stopped { return }
+                if state.current == .stopped { return false }
                 log.error("lane \(index): batch of \(entries.count) waits: \(Self.describe(error))", ["consumer": consumer])
                 sleep(milliseconds: configuration.reconnectBackoff.delayMilliseconds(attempt: outage))
-                _ = try? redis.send(RedisCommand("XCLAIM", [keys.jobs, keys.group, consumer, "0"] + entries.map(\.id) + ["JUSTID"]))
+                _ = try? ackRedis.send(RedisCommand("XCLAIM", [keys.jobs, keys.group, consumer, "0"] + entries.map(\.id) + ["JUSTID"]))
             }
         }
     }
 
     // MARK: - One batch
 
-    func process(_ entries: [StreamEntry]) throws {
-        var dispositions = [Disposition?](repeating: nil, count: entries.count)
-        var types = [String](repeating: "invalid", count: entries.count)
-        var valid: [(position: Int, job: JiraJob)] = []
+    /// Decodes a batch's entries; the invalid ones get their dead-letter disposition at once.
+    func decode(_ entries: [StreamEntry]) -> Batch {
+        var batch = Batch(entries: entries, dispositions: Array(repeating: nil, count: entries.count),
+                          types: Array(repeating: "invalid", count: entries.count), valid: [])
         for (position, entry) in entries.enumerated() {
             if entry.deliveries > configuration.maxDeliveries {
-                dispositions[position] = .dead(error: "delivered \(entry.deliveries) times without completing (a worker may crash on it)", jobID: nil)
+                batch.dispositions[position] = .dead(error: "delivered \(entry.deliveries) times without completing (a worker may crash on it)", jobID: nil)
                 continue
             }
             guard let raw = entry.job else {
-                dispositions[position] = entry.fieldNames.isEmpty
+                batch.dispositions[position] = entry.fieldNames.isEmpty
                     ? .ack  // deleted from the stream while pending: nothing left to apply
                     : .dead(error: "entry has no job field (fields: \(entry.fieldNames.prefix(8).joined(separator: ", ")))", jobID: nil)
                 continue
             }
             do {
                 let job = try decoder.decode(raw)
-                types[position] = job.type
-                valid.append((position, job))
+                batch.types[position] = job.type
+                batch.valid.append((position, job))
             } catch {
-                dispositions[position] = .dead(error: error.message, jobID: error.jobID)
+                batch.dispositions[position] = .dead(error: error.message, jobID: error.jobID)
             }
         }
-        if !valid.isEmpty {
-            let attempts = entries.map(\.attempts)
-            let configuration = self.configuration
-            func run(setBased: Bool) throws -> [Int: Disposition] {
-                try postgres.withSessionBlocking { session in
-                    try session.transaction { session in
-                        var applier = BatchApplier(session: session, configuration: configuration, attempts: attempts)
-                        return try applier.apply(valid, setBased: setBased)
-                    }
+        return batch
+    }
+
+    /// Applies a decoded batch's valid jobs in one transaction and fills in their dispositions.
+    func apply(_ batch: inout Batch) throws {
+        let valid = batch.valid
+        if valid.isEmpty { return }
+        let attempts = batch.entries.map(\.attempts)
+        let configuration = self.configuration
+        func run(setBased: Bool) throws -> [Int: Disposition] {
+            try postgres.withSessionBlocking { session in
+                try session.transaction { session in
+                    var applier = BatchApplier(session: session, configuration: configuration, attempts: attempts)
+                    return try applier.apply(valid, setBased: setBased)
                 }
             }
-            let outcomes: [Int: Disposition]
-            do {
-                outcomes = try run(setBased: true)
-            } catch let failure as BatchApplier.SetBasedStatementFailed {
-                // A set-based statement failed (a constraint, a deadlock): the transaction rolled
-                // back; apply the batch again job by job, each in a savepoint.
-                log.debug("set-based statement failed, applying the batch job by job", ["error": "\(failure.cause)"])
-                outcomes = try run(setBased: false)
-            }
-            for (position, disposition) in outcomes { dispositions[position] = disposition }
-            // Never acknowledge a valid job without an outcome: should that ever happen, retry it.
-            for (position, _) in valid where dispositions[position] == nil {
-                log.error("no outcome for a job; retrying it", ["source_id": entries[position].id])
-                dispositions[position] = .retry(attempt: entries[position].attempts + 1, delayMilliseconds: configuration.retryBackoff.delayMilliseconds(attempt: 1))
-            }
         }
-        try acknowledge(entries, dispositions.map { $0 ?? .ack }, types: types)
+        let outcomes: [Int: Disposition]
+        do {
+            outcomes = try run(setBased: true)
+        } catch let failure as BatchApplier.SetBasedStatementFailed {
+            // A set-based statement failed (a constraint, a deadlock): the transaction rolled
+            // back; apply the batch again job by job, each in a savepoint.
+            log.debug("set-based statement failed, applying the batch job by job", ["error": "\(failure.cause)"])
+            outcomes = try run(setBased: false)
+        }
+        for (position, disposition) in outcomes { batch.dispositions[position] = disposition }
+        // Never acknowledge a valid job without an outcome: should that ever happen, retry it.
+        for (position, _) in valid where batch.dispositions[position] == nil {
+            log.error("no outcome for a job; retrying it", ["source_id": batch.entries[position].id])
+            batch.dispositions[position] = .retry(attempt: batch.entries[position].attempts + 1,
+                                                  delayMilliseconds: configuration.retryBackoff.delayMilliseconds(attempt: 1))
+        }
     }
 
     /// Writes results, dead letters and retries, invalidates the cache keys the batch changed, and
     /// acknowledges the batch: all in one script, with `XACK` last. The script runs atomically,
     /// so a crash never splits it; a command failing inside it stops it before the `XACK`, and the
     /// batch is tried again (its jobs are in the inbox by then: no second effect).
-    private func acknowledge(_ entries: [StreamEntry], _ dispositions: [Disposition], types: [String]) throws {
+    private func acknowledge(_ batch: Batch) throws {
+        let (entries, dispositions, types) = (batch.entries, batch.dispositions.map { $0 ?? .ack }, batch.types)
         let now = Date()
         var outcomes: [(outcome: String, type: String)] = []
         var latencies: [Double] = []
@@ -201,7 +262,7 @@ final class WorkerLane: Sendable {
         arguments += retries.flatMap { $0 }
         arguments += deadResults.map(\.value)
         arguments += entries.map(\.id)
-        try redis.send(RedisCommand("EVAL", [Self.acknowledgeScript, keyArguments.count] + keyArguments + arguments))
+        try ackRedis.send(RedisCommand("EVAL", [Self.acknowledgeScript, keyArguments.count] + keyArguments + arguments))
         for (outcome, type) in outcomes { metrics.count(outcome, type: type) }
         metrics.record(batchSize: entries.count, latencies: latencies, invalidations: invalidated.count)
     }

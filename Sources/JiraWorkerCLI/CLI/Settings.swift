@@ -98,7 +98,7 @@ struct Settings {
           --redis-url URL          redis://[user:password@]host:port/db or unix:///path (env REDIS_URL)
           --database-url URL       libpq connection string or URI (env DATABASE_URL)
           --prefix WORD            key prefix (env JIRA_PREFIX, default jira)
-          --lanes N                lanes (connections + threads) per process (env JIRA_WORKER_LANES, default 2)
+          --lanes N                pipelined lanes per process (env JIRA_WORKER_LANES, default 1)
           --batch N                entries per read and per transaction (env JIRA_WORKER_BATCH, default 256)
           --consumer NAME          consumer name; lanes read as NAME:LANE (env JIRA_WORKER_CONSUMER, default host-pid)
           --claim-timeout DUR      reclaim entries pending this long (env JIRA_WORKER_CLAIM_TIMEOUT, default 30s)
