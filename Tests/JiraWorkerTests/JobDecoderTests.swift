@@ -40,6 +40,59 @@ final class JobDecoderTests: XCTestCase {
                        .createConversation(.id(1), keycloakUserID: "k", issueID: "10001", issueKey: "P-1", conversationID: "c1", parentID: nil))
     }
 
+    func testScannerAgreesWithJSONDecoder() throws {
+        let accepted = [
+            #"{"id":"j","type":"create_conversation","payload":{"jira_cloud_id":"c","keycloak_user_id":"u","issue_id":"1","issue_key":"P-1","conversation_id":"v"}}"#,
+            " \n{ \"payload\" : { \"workspace_id\" : 9223372036854775807 , \"issue_id\" : 10042 } ,\t\"type\":\"t\", \"id\" : \"j\" }\r\n",
+            #"{"id":"a\"b\\c\/d\n\t\u00e9\ud83d\ude00","type":"t","payload":{"conversation_id":"é漢字😀","parent_id":null,"workspace_id":-5}}"#,
+            #"{"id":"j","type":"t","enqueued_at":null,"extra":1,"more":"x","none":null,"payload":{"other":"y","n":-0,"z":null}}"#,
+            #"{"id":"j","type":"t","enqueued_at":"2026-12-03T12:00:00Z","payload":{}}"#,
+            #"{"id":"j","type":"t","payload":{"issue_id":null,"status":"active","webhook_secret":"enc:\u0041"}}"#,
+        ]
+        for text in accepted {
+            let bytes = Array(text.utf8)
+            let scanned = try XCTUnwrap(EnvelopeScanner.scan(bytes), text)
+            XCTAssertEqual(scanned, try JobDecoder.decodeWithFoundation(bytes), text)
+        }
+        // Everything else is left to JSONDecoder, which accepts or explains it.
+        let declined = [
+            #"{"id":"j","type":"t","payload":{"workspace_id":1.5}}"#, #"{"id":"j","type":"t","payload":{"workspace_id":1e3}}"#,
+            #"{"id":"j","type":"t","payload":{"workspace_id":9223372036854775808}}"#, #"{"id":"j","type":"t","payload":{"workspace_id":012}}"#,
+            #"{"id":"j","type":"t","payload":{"workspace_id":"7"}}"#, #"{"id":"j","type":"t","payload":{"name":7}}"#,
+            #"{"id":"j","type":"t","payload":{"x":true}}"#, #"{"id":"j","type":"t","payload":{"x":{"y":1}}}"#,
+            #"{"id":"j","type":"t","payload":{"x":[1]}}"#, #"{"id":"j","id":"k","type":"t","payload":{}}"#,
+            #"{"id":"j","type":"t","payload":{"name":"a","name":"b"}}"#, #"{"id":"\ud800","type":"t","payload":{}}"#,
+            #"{"id":"\udc00x","type":"t","payload":{}}"#, #"{"id":"\x","type":"t","payload":{}}"#,
+            "{\"id\":\"a\u{01}b\",\"type\":\"t\",\"payload\":{}}", #"{"id":"j","type":"t","payload":{}}x"#,
+            #"{"id":"j","type":"t","payload":{}"#, #"{"id":"j","type":"t"}"#, #"{"id":null,"type":"t","payload":{}}"#,
+            #"{"id":"j","type":"t","payload":null}"#, #"["id"]"#, "", "{}", #"{"id":"j","type":"t","payload":{},}"#,
+            #"{"id":"j","type":"t","payload":{"a":nul}}"#, #"{"id":"j","type":"t","payload":{"a":-}}"#,
+        ]
+        for text in declined {
+            XCTAssertNil(EnvelopeScanner.scan(Array(text.utf8)), text)
+        }
+        // Declined but valid: the full decoder still accepts it.
+        XCTAssertEqual(try decode(#"{"id":"j","type":"deactivate_workspace","payload":{"workspace_id":3,"x":{"y":[true]}}}"#).action, .deactivateWorkspace(.id(3)))
+    }
+
+    func testHandBuiltJSONMatchesJSONEncoder() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let texts = ["", "plain", "q\"b\\s/", "\u{00}\u{01}\u{08}\u{0C}\n\r\t\u{1F}\u{7F}", "é漢字😀\u{2028}", "<script>'; DROP TABLE x;--"]
+        for text in texts {
+            XCTAssertEqual(text.jsonQuoted, String(decoding: try encoder.encode(text), as: UTF8.self))
+        }
+        let bodies = [
+            JobResultBody(workspaceID: 1, created: true),
+            JobResultBody(workspaceID: 2, linkID: 3, deactivatedLinks: 0, version: 9),
+            JobResultBody(workspaceID: -4, linkID: 5, conversationRowID: 6, conversationID: texts[3] + texts[4], version: Int64.max),
+            JobResultBody(),
+        ]
+        for body in bodies {
+            XCTAssertEqual(body.json, String(decoding: try encoder.encode(body), as: UTF8.self))
+        }
+    }
+
     func testRejectsMalformedEnvelopes() {
         assertInvalid("not json", "not valid JSON")
         assertInvalid("", "not valid JSON")

@@ -30,24 +30,9 @@ public struct JobDecoder: Sendable {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw JobValidationError(message: "job is not valid UTF-8", jobID: nil)
         }
-        guard Self.nestingDepth(bytes) <= Self.maxDepth else {
-            throw JobValidationError(message: "job nests deeper than \(Self.maxDepth) levels", jobID: nil)
-        }
+        // The common envelope takes the scanner; anything else the full decoder, which explains.
         let envelope: Envelope
-        do {
-            envelope = try JSONDecoder().decode(Envelope.self, from: Data(bytes))
-        } catch let error as DecodingError {
-            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
-               (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil {
-                // Valid JSON that JSONDecoder still refused: a number it cannot represent.
-                throw JobValidationError(message: "job has a number that is out of range, or not a whole number, where an integer is expected (such as payload.workspace_id)", jobID: nil)
-            }
-            throw JobValidationError(message: Self.describe(error), jobID: nil)
-        } catch let error as JobValidationError {
-            throw error
-        } catch {
-            throw JobValidationError(message: "job is not valid JSON", jobID: nil)
-        }
+        if let scanned = EnvelopeScanner.scan(bytes) { envelope = scanned } else { envelope = try Self.decodeWithFoundation(bytes) }
         guard (1...128).contains(envelope.id.count) else {
             throw JobValidationError(message: "field id must be 1 to 128 characters (it has \(envelope.id.count))", jobID: nil)
         }
@@ -59,6 +44,28 @@ public struct JobDecoder: Sendable {
             throw JobValidationError(message: error.message, jobID: id)
         } catch {
             throw JobValidationError(message: "job is not valid", jobID: id)
+        }
+    }
+
+    /// Decodes an envelope with `JSONDecoder`, turning its errors into messages that name the
+    /// field and the problem, never a value.
+    static func decodeWithFoundation(_ bytes: [UInt8]) throws(JobValidationError) -> Envelope {
+        guard nestingDepth(bytes) <= maxDepth else {
+            throw JobValidationError(message: "job nests deeper than \(maxDepth) levels", jobID: nil)
+        }
+        do {
+            return try JSONDecoder().decode(Envelope.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+               (try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])) != nil {
+                // Valid JSON that JSONDecoder still refused: a number it cannot represent.
+                throw JobValidationError(message: "job has a number that is out of range, or not a whole number, where an integer is expected (such as payload.workspace_id)", jobID: nil)
+            }
+            throw JobValidationError(message: describe(error), jobID: nil)
+        } catch let error as JobValidationError {
+            throw error
+        } catch {
+            throw JobValidationError(message: "job is not valid JSON", jobID: nil)
         }
     }
 
@@ -157,7 +164,7 @@ public struct JobDecoder: Sendable {
 
     // MARK: - Wire shapes
 
-    private struct Envelope: Decodable {
+    struct Envelope: Decodable, Equatable {
         let id: String
         let type: String
         let payload: Payload
@@ -169,7 +176,7 @@ public struct JobDecoder: Sendable {
         }
     }
 
-    private struct Payload: Decodable {
+    struct Payload: Decodable, Equatable {
         var workspaceID: Int64?
         var jiraCloudID: String?
         var name: String?
@@ -201,6 +208,16 @@ public struct JobDecoder: Sendable {
             case conversationID = "conversation_id"
             case parentID = "parent_id"
         }
+
+        /// The string fields by JSON name (`issue_id` may also be an integer).
+        static let stringFields: [String: WritableKeyPath<Payload, String?> & Sendable] = [
+            "jira_cloud_id": \.jiraCloudID, "name": \.name, "admin_user_id": \.adminUserID, "webhook_secret": \.webhookSecret,
+            "svc_acc_email": \.serviceAccountEmail, "svc_acc_api_key": \.serviceAccountAPIKey, "status": \.statusText,
+            "keycloak_user_id": \.keycloakUserID, "jira_user_id": \.jiraUserID, "issue_id": \.issueID, "issue_key": \.issueKey,
+            "conversation_id": \.conversationID, "parent_id": \.parentID,
+        ]
+
+        init() {}
 
         init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)

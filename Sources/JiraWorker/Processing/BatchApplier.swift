@@ -43,12 +43,6 @@ struct BatchApplier {
 
     private static let inboxQuery = "SELECT job_id, result::text AS result, cache_keys::text AS cache_keys FROM jira_job_inbox WHERE job_id = ANY($1::text[])"
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     mutating func apply(_ jobs: [(position: Int, job: JiraJob)], setBased: Bool) throws -> [Int: Disposition] {
         // Jobs already applied: their stored result, and the cache keys to invalidate again (the
         // run that committed them may have died before its acknowledgement invalidated them).
@@ -104,7 +98,7 @@ struct BatchApplier {
 
     /// Records a job applied by a set-based statement: its outcome and its pending inbox row.
     private mutating func record(_ position: Int, _ job: JiraJob, _ body: JobResultBody, _ cacheKeys: [JiraCacheKey]) throws {
-        let result = String(decoding: try Self.encoder.encode(body), as: UTF8.self)
+        let result = body.json
         let keys = cacheKeys.map(\.storedForm)
         inbox.ids.append(job.id)
         inbox.types.append(job.type)
@@ -200,7 +194,7 @@ struct BatchApplier {
         _ = try session.query("SAVEPOINT job", [])
         do {
             let effect = try JobApplier.apply(job, store, prefix: configuration.keys.prefix)
-            let result = String(decoding: try Self.encoder.encode(effect.result), as: UTF8.self)
+            let result = effect.result.json
             let cacheKeys = effect.cacheKeys.map(\.storedForm)
             _ = try session.query("INSERT INTO jira_job_inbox (job_id, job_type, result, cache_keys) VALUES ($1, $2, $3::jsonb, $4::text[])", [
                 job.id.postgresValue, job.type.postgresValue, result.postgresValue, cacheKeys.postgresValue,

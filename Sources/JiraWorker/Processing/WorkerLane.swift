@@ -237,7 +237,7 @@ final class WorkerLane: Sendable {
                 outcomes += [("failed", type), ("dead_lettered", type)]
                 deadLetters.append([entry.job ?? [], error, entry.attempts + 1, entry.id])
                 if let jobID {
-                    deadResults.append((keys.result(jobID), String(decoding: try BatchApplier.encoder.encode(DeadResult(error: error)), as: UTF8.self)))
+                    deadResults.append((keys.result(jobID), "{\"error\":\(error.jsonQuoted),\"status\":\"dead\"}"))
                 }
                 log.error("job dead-lettered", ["job_id": jobID ?? "", "type": type, "source_id": entry.id, "error": error, "consumer": consumer])
             case .retry(let attempt, let delay):
@@ -309,11 +309,6 @@ final class WorkerLane: Sendable {
         end
         return acked
         """
-
-    private struct DeadResult: Encodable {
-        let status = "dead"
-        let error: String
-    }
 
     // MARK: - Reading
 

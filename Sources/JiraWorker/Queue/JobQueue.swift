@@ -25,8 +25,7 @@ public struct JobQueue: Sendable {
         guard (try? JSONSerialization.jsonObject(with: Data(payload.utf8))) is [String: Any] else {
             throw JobValidationError(message: "the payload is not a JSON object", jobID: nil)
         }
-        func quoted(_ text: String) -> String { String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self) }
-        return Array("{\"id\":\(quoted(id)),\"type\":\(quoted(type)),\"enqueued_at\":\(quoted(JiraTimestamp.format(enqueuedAt))),\"payload\":\(payload)}".utf8)
+        return Array("{\"id\":\(id.jsonQuoted),\"type\":\(type.jsonQuoted),\"enqueued_at\":\(JiraTimestamp.format(enqueuedAt).jsonQuoted),\"payload\":\(payload)}".utf8)
     }
 
     /// `XADD <jobs> * job <envelope>`; returns the entry id.
