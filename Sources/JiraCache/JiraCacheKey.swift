@@ -119,9 +119,9 @@ extension JiraCacheKey {
         return keys + (change.deactivated + change.reactivated).flatMap { linkKeys($0, prefix) }
     }
 
-    /// The key a new conversation alters.
-    public static func affected(by conversation: JiraConversation, workspaceID: Int64, keycloakUserID: String, prefix: String) -> [JiraCacheKey] {
-        [.conversations(prefix, workspaceID: workspaceID, keycloakUserID: keycloakUserID, issueID: conversation.issueID)]
+    /// The key a new conversation of this user and issue alters.
+    public static func affectedByConversation(workspaceID: Int64, keycloakUserID: String, issueID: String, prefix: String) -> [JiraCacheKey] {
+        [.conversations(prefix, workspaceID: workspaceID, keycloakUserID: keycloakUserID, issueID: issueID)]
     }
 
     private static func linkKeys(_ link: JiraUserLink, _ prefix: String) -> [JiraCacheKey] {

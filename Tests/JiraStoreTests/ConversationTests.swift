@@ -150,10 +150,12 @@ final class ConversationBatchTests: XCTestCase {
         let recorded = try await store.withTransaction { try $0.createConversations(items) }
         XCTAssertEqual(Set(recorded.keys), [0, 1, 2])
         XCTAssertTrue(recorded.values.allSatisfy { $0.workspaceID == workspace.id })
-        XCTAssertLessThan(recorded[0]!.conversation.id, recorded[1]!.conversation.id)
-        XCTAssertLessThan(recorded[1]!.conversation.id, recorded[2]!.conversation.id)
+        XCTAssertLessThan(recorded[0]!.id, recorded[1]!.id)
+        XCTAssertLessThan(recorded[1]!.id, recorded[2]!.id)
         let listed = try await store.conversations(workspaceID: workspace.id, keycloakUserID: user, issueID: "1")
         XCTAssertEqual(listed.count, 4)
-        XCTAssertEqual(listed.first?.id, recorded[2]!.conversation.id, "newest first")
+        XCTAssertEqual(listed.first?.id, recorded[2]!.id, "newest first")
+        XCTAssertEqual(listed.first?.version, recorded[2]!.version)
+        XCTAssertEqual(listed.first?.linkID, recorded[2]!.linkID)
     }
 }

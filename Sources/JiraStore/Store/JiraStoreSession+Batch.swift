@@ -30,23 +30,39 @@ public struct JiraConversationBatchItem: Sendable, Hashable {
     }
 }
 
+/// A conversation a batch statement recorded (the rest of the row is the item's).
+public struct JiraRecordedConversation: Sendable, Hashable {
+    /// The row id.
+    public var id: Int64
+    /// The row id of the user link (`jira_users.id`).
+    public var linkID: Int64
+    /// The workspace's row id.
+    public var workspaceID: Int64
+    /// The row's version.
+    public var version: Int64
+}
+
 /// Set-based operations: one statement for a whole batch, for the worker's hot path.
 extension JiraStoreSession {
     /// Records many conversations in one statement. Returns, by position in `items`, the
-    /// conversations recorded and their workspace ids. An item that is not returned was not
-    /// recorded (no active link yet, an inactive workspace, an empty or already used
-    /// conversation id): apply it with ``createConversation(_:)`` to learn why. Rows are inserted
-    /// in the order of `items`, so the first of two items with one conversation id wins.
-    public func createConversations(_ items: [JiraConversationBatchItem]) throws -> [Int: (conversation: JiraConversation, workspaceID: Int64)] {
-        if items.isEmpty { return [:] }
-        let positions = Array(0..<items.count)
+    /// conversations recorded. An item that is not returned was not recorded (no active link yet,
+    /// an inactive workspace, an empty or already used conversation id, or a later item with the
+    /// conversation id of an earlier one): apply it with ``createConversation(_:)`` to learn why.
+    /// Rows are inserted in the order of `items`. A conversation id that a concurrent transaction
+    /// records at the same moment fails the statement with a unique violation.
+    public func createConversations(_ items: [JiraConversationBatchItem]) throws -> [Int: JiraRecordedConversation] {
+        // The first item of each conversation id only: the statement needs no ON CONFLICT (whose
+        // speculative insertion costs more than the existence probe below).
+        var seen = Set<String>()
+        let positions = items.indices.filter { seen.insert(items[$0].conversationID).inserted }
+        if positions.isEmpty { return [:] }
         let rows = try query("""
             WITH input AS (
                 SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
                     AS t(ord, workspace_id, cloud_id, keycloak_user_id, issue_id, issue_key, conversation_id, parent_id)
             ), resolved AS (
                 -- Per item: index probes only (the workspace by id or cloud id, the user's active
-                -- link), so the cost grows with the batch, not with the tables.
+                -- link, the conversation id), so the cost grows with the batch, not with the tables.
                 SELECT i.ord, i.issue_id, i.issue_key, i.conversation_id, i.parent_id, link.id AS link_id
                 FROM input i
                 CROSS JOIN LATERAL (
@@ -57,27 +73,25 @@ extension JiraStoreSession {
                     OFFSET 0
                 ) link
                 WHERE i.conversation_id <> ''
+                  AND NOT EXISTS (SELECT 1 FROM jira_conversations c WHERE c.conversation_id = i.conversation_id)
             ), inserted AS (
                 INSERT INTO jira_conversations (conversation_id, issue_id, issue_key, parent_id, jira_user_id)
                 SELECT conversation_id, issue_id, issue_key, parent_id, link_id FROM resolved ORDER BY ord
-                ON CONFLICT (conversation_id) DO NOTHING
-                RETURNING \(JiraConversation.columns)
+                RETURNING id, conversation_id, jira_user_id, version
             )
-            SELECT c.*, u.jira_workspace_id AS resolved_workspace_id FROM inserted c JOIN jira_users u ON u.id = c.jira_user_id
+            SELECT c.id, c.conversation_id, c.jira_user_id, c.version, u.jira_workspace_id FROM inserted c JOIN jira_users u ON u.id = c.jira_user_id
             """,
-            positions.map(Int32.init), items.map(\.workspaceID), items.map(\.cloudID), items.map(\.keycloakUserID),
-            items.map(\.issueID), items.map(\.issueKey), items.map(\.conversationID), items.map(\.parentID))
-        // Map each inserted row to the first item with its conversation id (later ones conflicted).
-        var firstPosition: [String: Int] = [:]
-        for (position, item) in items.enumerated() where firstPosition[item.conversationID] == nil {
-            firstPosition[item.conversationID] = position
-        }
-        var recorded: [Int: (JiraConversation, Int64)] = [:]
+            positions.map(Int32.init), positions.map { items[$0].workspaceID }, positions.map { items[$0].cloudID },
+            positions.map { items[$0].keycloakUserID }, positions.map { items[$0].issueID }, positions.map { items[$0].issueKey },
+            positions.map { items[$0].conversationID }, positions.map { items[$0].parentID })
+        var position: [String: Int] = [:]
+        for index in positions { position[items[index].conversationID] = index }
+        var recorded: [Int: JiraRecordedConversation] = [:]
         for row in rows {
-            let conversation = try JiraConversation(row: row)
-            if let position = firstPosition[conversation.conversationID] {
-                recorded[position] = (conversation, try row.int64("resolved_workspace_id"))
-            }
+            guard let index = position[try row.string("conversation_id")] else { continue }
+            recorded[index] = JiraRecordedConversation(
+                id: try row.int64("id"), linkID: try row.int64("jira_user_id"), workspaceID: try row.int64("jira_workspace_id"),
+                version: try row.int64("version"))
         }
         return recorded
     }

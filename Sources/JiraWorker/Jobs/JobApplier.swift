@@ -62,7 +62,7 @@ enum JobApplier {
             return AppliedJob(
                 result: JobResultBody(workspaceID: workspaceID, linkID: conversation.linkID, conversationRowID: conversation.id,
                                       conversationID: conversation.conversationID, version: conversation.version),
-                cacheKeys: JiraCacheKey.affected(by: conversation, workspaceID: workspaceID, keycloakUserID: keycloakUserID, prefix: prefix))
+                cacheKeys: JiraCacheKey.affectedByConversation(workspaceID: workspaceID, keycloakUserID: keycloakUserID, issueID: issueID, prefix: prefix))
         }
     }
 

@@ -161,25 +161,27 @@ struct BatchApplier {
     private mutating func applyConversations(_ jobs: [(position: Int, job: JiraJob)]) throws -> [(position: Int, job: JiraJob)] {
         if jobs.isEmpty { return [] }
         var items: [JiraConversationBatchItem] = []
-        var first: [(position: Int, job: JiraJob, keycloakUserID: String)] = []
+        var first: [(position: Int, job: JiraJob)] = []
         for (position, job) in jobs {
             guard case .createConversation(let reference, let keycloakUserID, let issueID, let issueKey, let conversationID, let parentID) = job.action else { continue }
             items.append(JiraConversationBatchItem(workspaceID: reference.workspaceID, cloudID: reference.cloudID, keycloakUserID: keycloakUserID,
                                                    issueID: issueID, issueKey: issueKey, conversationID: conversationID, parentID: parentID))
-            first.append((position, job, keycloakUserID))
+            first.append((position, job))
         }
         let store = JiraStoreSession(session)
         let recorded = try setBased { try store.createConversations(items) }
         var notRecorded: [(position: Int, job: JiraJob)] = []
-        for (index, item) in first.enumerated() {
-            guard let (conversation, workspaceID) = recorded[index] else {
-                notRecorded.append((item.position, item.job))
+        for (index, entry) in first.enumerated() {
+            guard let conversation = recorded[index] else {
+                notRecorded.append(entry)
                 continue
             }
-            let body = JobResultBody(workspaceID: workspaceID, linkID: conversation.linkID, conversationRowID: conversation.id,
-                                     conversationID: conversation.conversationID, version: conversation.version)
-            try record(item.position, item.job, body,
-                       JiraCacheKey.affected(by: conversation, workspaceID: workspaceID, keycloakUserID: item.keycloakUserID, prefix: configuration.keys.prefix))
+            let item = items[index]
+            let body = JobResultBody(workspaceID: conversation.workspaceID, linkID: conversation.linkID, conversationRowID: conversation.id,
+                                     conversationID: item.conversationID, version: conversation.version)
+            try record(entry.position, entry.job, body,
+                       JiraCacheKey.affectedByConversation(workspaceID: conversation.workspaceID, keycloakUserID: item.keycloakUserID,
+                                                           issueID: item.issueID, prefix: configuration.keys.prefix))
         }
         return notRecorded
     }
