@@ -29,7 +29,7 @@ public struct JiraLookup<Value: Sendable>: Sendable {
 /// Read-through: a hit is one `GET`. On a miss the reader reads the key's generation (and the
 /// server's clock), reads PostgreSQL, and fills the key with a Lua compare-and-set that writes only
 /// if the generation is unchanged and the fill window has not passed. The worker, after COMMIT and
-/// in the script that `XACK`s (before the `XACK`), increments the generation of every key the batch
+/// before it publishes results or `XACK`s, increments the generation of every key the batch
 /// affected and deletes the key. So a reader that read PostgreSQL before a change can never write
 /// its answer back after the change is acknowledged (see the README for the argument).
 public final class JiraCache: Sendable {
@@ -150,8 +150,8 @@ public final class JiraCache: Sendable {
     // MARK: - Invalidation (the worker's side)
     //
     // For every key a committed change can have altered, the worker runs `INCR` on the key's
-    // generation (with a lifetime of `generationTTL`) and `DEL` on the answer, inside the script
-    // that acknowledges the batch. `JiraCacheKey.affected(by:)` tells which keys.
+    // generation (with a lifetime of `generationTTL`) and `DEL` on the answer, in the first round
+    // trip of the batch's acknowledgement. `JiraCacheKey.affected(by:)` tells which keys.
 
     /// Values are written with sorted keys, so every writer produces the same bytes.
     static let encoder: JSONEncoder = {

@@ -212,103 +212,62 @@ final class WorkerLane: Sendable {
         }
     }
 
-    /// Writes results, dead letters and retries, invalidates the cache keys the batch changed, and
-    /// acknowledges the batch: all in one script, with `XACK` last. The script runs atomically,
-    /// so a crash never splits it; a command failing inside it stops it before the `XACK`, and the
-    /// batch is tried again (its jobs are in the inbox by then: no second effect).
+    /// Acknowledges an applied batch in three pipelined round trips, each reply checked before
+    /// the next: first the cache invalidations, dead letters and delayed retries; then the
+    /// results (so a producer that sees a result finds the cache already invalidated); then the
+    /// `XACK`. A write that fails (Redis out of memory, a key of the wrong type) throws before
+    /// the `XACK`, and the batch is tried again (its jobs are in the inbox by then: no second
+    /// effect). Plain commands rather than one Lua script: a script blocks every other client of
+    /// Redis for its whole run (milliseconds for a large batch), and costs more.
     private func acknowledge(_ batch: Batch) throws {
-        let (entries, dispositions, types) = (batch.entries, batch.dispositions.map { $0 ?? .ack }, batch.types)
         let now = Date()
+        let failedAt = JiraTimestamp.format(now)
+        let resultTTL = configuration.resultTTL.wholeSecondsAtLeastOne
         var outcomes: [(outcome: String, type: String)] = []
         var latencies: [Double] = []
         var cacheKeys: [JiraCacheKey] = []
-        var results: [(key: String, value: String)] = []
-        var deadLetters: [[any RedisArgument]] = []
-        var deadResults: [(key: String, value: String)] = []
-        var retries: [[any RedisArgument]] = []
-        for ((entry, disposition), type) in zip(zip(entries, dispositions), types) {
-            switch disposition {
+        var writes: [RedisCommand] = []
+        var results: [RedisCommand] = []
+        for (position, entry) in batch.entries.enumerated() {
+            let type = batch.types[position]
+            switch batch.dispositions[position] ?? .ack {
             case .done(let jobID, let result, let stored):
                 outcomes.append(("processed", type))
                 if let enqueued = entry.enqueuedMilliseconds { latencies.append(now.timeIntervalSince1970 - Double(enqueued) / 1000) }
-                results.append((keys.result(jobID), "{\"status\":\"done\",\"result\":\(result)}"))
+                results.append(RedisCommand("SET", keys.result(jobID), "{\"status\":\"done\",\"result\":\(result)}", "EX", resultTTL))
                 cacheKeys += stored.compactMap { JiraCacheKey(prefix: keys.prefix, storedForm: $0) }
             case .dead(let error, let jobID):
                 outcomes += [("failed", type), ("dead_lettered", type)]
-                deadLetters.append([entry.job ?? [], error, entry.attempts + 1, entry.id])
+                writes.append(RedisCommand("XADD", keys.dead, "*", "job", entry.job ?? [], "error", error, "attempts", entry.attempts + 1,
+                                           "failed_at", failedAt, "consumer", consumer, "source_id", entry.id))
                 if let jobID {
-                    deadResults.append((keys.result(jobID), "{\"error\":\(error.jsonQuoted),\"status\":\"dead\"}"))
+                    // NX: a result the job already has (a first run that was done) stays.
+                    results.append(RedisCommand("SET", keys.result(jobID), "{\"error\":\(error.jsonQuoted),\"status\":\"dead\"}", "EX", resultTTL, "NX"))
                 }
                 log.error("job dead-lettered", ["job_id": jobID ?? "", "type": type, "source_id": entry.id, "error": error, "consumer": consumer])
             case .retry(let attempt, let delay):
                 outcomes += [("failed", type), ("retried", type)]
-                retries.append([Int64(now.timeIntervalSince1970 * 1000) + delay, DelayedJob.member(attempts: attempt, job: entry.job ?? [])])
+                writes.append(RedisCommand("ZADD", keys.delayed, Int64(now.timeIntervalSince1970 * 1000) + delay,
+                                           DelayedJob.member(attempts: attempt, job: entry.job ?? [])))
             case .ack:
                 break
             }
         }
         var seen = Set<JiraCacheKey>()
         let invalidated = cacheKeys.filter { seen.insert($0).inserted }
-        let second = Int64(now.timeIntervalSince1970)
-        var keyArguments: [any RedisArgument] = [keys.jobs, keys.dead, keys.delayed, keys.processedCounter(second: second)]
-        keyArguments += results.map(\.key) + invalidated.map(\.generation) + invalidated.map(\.value) + deadResults.map(\.key)
-        var arguments: [any RedisArgument] = [
-            keys.group, consumer, JiraTimestamp.format(now), configuration.resultTTL.wholeSecondsAtLeastOne,
-            configuration.cache.generationTTL.milliseconds, entries.count,
-            results.count, invalidated.count, deadLetters.count, retries.count, deadResults.count,
-        ]
-        arguments += results.map(\.value)
-        arguments += deadLetters.flatMap { $0 }
-        arguments += retries.flatMap { $0 }
-        arguments += deadResults.map(\.value)
-        arguments += entries.map(\.id)
-        try ackRedis.send(RedisCommand("EVAL", [Self.acknowledgeScript, keyArguments.count] + keyArguments + arguments))
+        let invalidations = invalidated.flatMap { key in
+            [RedisCommand("INCR", key.generation), RedisCommand("PEXPIRE", key.generation, configuration.cache.generationTTL.milliseconds),
+             RedisCommand("DEL", key.value)]
+        }
+        let counter = keys.processedCounter(second: Int64(now.timeIntervalSince1970))
+        results += [RedisCommand("INCRBY", counter, batch.entries.count), RedisCommand("EXPIRE", counter, 300)]
+        for phase in [invalidations + writes, results] {
+            for reply in try ackRedis.pipeline(phase) { try reply.throwingServerError() }
+        }
+        try ackRedis.send(RedisCommand("XACK", [keys.jobs, keys.group] + batch.entries.map(\.id)))
         for (outcome, type) in outcomes { metrics.count(outcome, type: type) }
-        metrics.record(batchSize: entries.count, latencies: latencies, invalidations: invalidated.count)
+        metrics.record(batchSize: batch.entries.count, latencies: latencies, invalidations: invalidated.count)
     }
-
-    /// KEYS: stream, dead stream, delayed set, this second's counter, then the result keys, the
-    /// generation keys, the answer keys (as many as generation keys), the dead jobs' result keys.
-    /// ARGV: group, consumer, failed_at, result TTL (s), generation TTL (ms), entries in the batch,
-    /// then the counts of results, invalidations, dead letters, retries and dead results, then the
-    /// result values, the dead letters (job, error, attempts, source id), the retries (score,
-    /// member), the dead results, and last the entry ids to acknowledge.
-    static let acknowledgeScript = """
-        local group, consumer, failedAt, resultTTL, generationTTL = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-        local nResults, nInvalid, nDead, nRetry, nDeadResults = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-        local a, k = 12, 5
-        for i = 0, nDead - 1 do
-            local d = a + nResults + i * 4
-            redis.call('XADD', KEYS[2], '*', 'job', ARGV[d], 'error', ARGV[d + 1], 'attempts', ARGV[d + 2],
-                       'failed_at', failedAt, 'consumer', consumer, 'source_id', ARGV[d + 3])
-        end
-        for i = 0, nRetry - 1 do
-            local r = a + nResults + nDead * 4 + i * 2
-            redis.call('ZADD', KEYS[3], ARGV[r], ARGV[r + 1])
-        end
-        for i = 0, nDeadResults - 1 do
-            redis.call('SET', KEYS[k + nResults + 2 * nInvalid + i], ARGV[a + nResults + nDead * 4 + nRetry * 2 + i], 'EX', resultTTL, 'NX')
-        end
-        for i = 0, nResults - 1 do
-            redis.call('SET', KEYS[k + i], ARGV[a + i], 'EX', resultTTL)
-        end
-        for i = 0, nInvalid - 1 do
-            redis.call('INCR', KEYS[k + nResults + i])
-            redis.call('PEXPIRE', KEYS[k + nResults + i], generationTTL)
-            redis.call('DEL', KEYS[k + nResults + nInvalid + i])
-        end
-        redis.call('INCRBY', KEYS[4], ARGV[6])
-        redis.call('EXPIRE', KEYS[4], 300)
-        local acked, ids = 0, {}
-        for i = a + nResults + nDead * 4 + nRetry * 2 + nDeadResults, #ARGV do
-            ids[#ids + 1] = ARGV[i]
-            if #ids == 500 or i == #ARGV then
-                acked = acked + redis.call('XACK', KEYS[1], group, unpack(ids))
-                ids = {}
-            end
-        end
-        return acked
-        """
 
     // MARK: - Reading
 
