@@ -57,7 +57,7 @@ public struct WorkerConfiguration: Sendable {
     /// Creates a configuration.
     public init(
         redis: RedisConfiguration, postgres: PostgresConfiguration, keys: JiraKeys = JiraKeys(),
-        consumer: String = WorkerConfiguration.defaultConsumer, lanes: Int = 1, batchSize: Int = 256,
+        consumer: String = WorkerConfiguration.defaultConsumer, lanes: Int = 1, batchSize: Int = 1024,
         claimTimeout: Duration = .seconds(30), maxAttempts: Int = 8, maxDeliveries: Int = 5, grace: Duration = .seconds(20),
         resultTTL: Duration = .seconds(86_400), maxEntryBytes: Int = 64 * 1024, inboxRetention: Duration = .seconds(7 * 86_400),
         retryBackoff: Backoff = Backoff(), reconnectBackoff: Backoff = Backoff(base: .milliseconds(100), maximum: .seconds(5)),

@@ -99,7 +99,7 @@ struct Settings {
           --database-url URL       libpq connection string or URI (env DATABASE_URL)
           --prefix WORD            key prefix (env JIRA_PREFIX, default jira)
           --lanes N                pipelined lanes per process (env JIRA_WORKER_LANES, default 1)
-          --batch N                entries per read and per transaction (env JIRA_WORKER_BATCH, default 256)
+          --batch N                entries per read and per transaction (env JIRA_WORKER_BATCH, default 1024)
           --consumer NAME          consumer name; lanes read as NAME:LANE (env JIRA_WORKER_CONSUMER, default host-pid)
           --claim-timeout DUR      reclaim entries pending this long (env JIRA_WORKER_CLAIM_TIMEOUT, default 30s)
           --max-attempts N         attempts for transient failures (env JIRA_WORKER_MAX_ATTEMPTS, default 8)
