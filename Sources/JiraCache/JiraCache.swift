@@ -97,7 +97,7 @@ public final class JiraCache: Sendable {
 
     // MARK: - Read-through
 
-    private func lookup<Value: Codable & Sendable>(
+    private func lookup<Value: Codable & Sendable & JSONTreeDecodable>(
         _ key: JiraCacheKey, load: @escaping @Sendable (JiraStoreSession) throws -> Versioned<Value>
     ) async throws -> JiraLookup<Value> {
         let cached: RedisReply
@@ -106,7 +106,7 @@ public final class JiraCache: Sendable {
         } catch let error as RedisError {
             return try await fallback(error, load)
         }
-        if case .bulk(let bytes) = cached, let entry = try? JSONDecoder().decode(JiraCacheEntry<Value>.self, from: Data(bytes)) {
+        if case .bulk(let bytes) = cached, let entry = Self.entry(Value.self, bytes) {
             counters.hits.add(1, ordering: .relaxed)
             return JiraLookup(value: entry.value, version: entry.version, source: .cache)
         }
@@ -129,6 +129,16 @@ public final class JiraCache: Sendable {
                                                    fence[0].string ?? "0", Array(body), ttl, deadline))
         }
         return JiraLookup(value: loaded.value, version: loaded.version, source: .database)
+    }
+
+    /// A cached entry: read from a ``JSONValue`` tree (no `JSONDecoder` on the hit path), or by
+    /// `JSONDecoder` if it is outside the tree parser's subset; `nil` if it is not an entry.
+    static func entry<Value: Codable & JSONTreeDecodable>(_ type: Value.Type, _ bytes: [UInt8]) -> JiraCacheEntry<Value>? {
+        if String(validating: bytes, as: UTF8.self) != nil, let tree = JSONValue.parse(bytes),
+           let version = tree["version"]?.integer, let value = tree["value"].flatMap(Value.init(json:)) {
+            return JiraCacheEntry(version: version, value: value)
+        }
+        return try? JSONDecoder().decode(JiraCacheEntry<Value>.self, from: Data(bytes))
     }
 
     private func fallback<Value: Sendable>(_ error: RedisError, _ load: @escaping @Sendable (JiraStoreSession) throws -> Versioned<Value>) async throws -> JiraLookup<Value> {

@@ -175,7 +175,9 @@ public enum JiraTimestamp {
 
     /// Parses what ``format(_:)`` writes (fractional seconds optional).
     public static func parse(_ text: String) -> Date? {
-        (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        // The hand-written parser reads this form (and PostgreSQL's); the format styles the rest.
+        PostgresTimestamp.parse(text)
+            ?? (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
             ?? (try? Date(text, strategy: Date.ISO8601FormatStyle()))
     }
 
