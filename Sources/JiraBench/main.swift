@@ -6,6 +6,8 @@ import Redis
 
 // jira-bench lookups: cache-hit latency on one connection and concurrently, and read-through
 // miss latency, through the JiraCache API the web app's Swift clients use. Prints JSON.
+// Lookups run on their connection's executor (`withTaskExecutorPreference`), except for
+// `hit_single_default_executor`, which shows the cost of the hop from the default executor.
 // Usage: jira-bench lookups [--iterations N] [--concurrency C]   (REDIS_URL, DATABASE_URL, JIRA_PREFIX)
 
 struct Summary: Encodable {
@@ -49,27 +51,34 @@ func run() async throws {
     let user = "bench-user-\(cloud)"
     _ = try await store.createWorkspaceLink(workspaceID: workspace.id, keycloakUserID: user, jiraUserID: "acc")
 
-    // One connection, sequential hits.
+    // One connection, sequential hits: on the connection's executor (each hit one blocking round
+    // trip on the connection's queue, as the web app's handlers run them), and from the default
+    // executor (each hit hops to the connection's queue and back).
     let cache = makeCache()
-    _ = try await cache.activeUser(workspaceID: workspace.id, keycloakUserID: user)
-    for _ in 0..<1000 { _ = try await cache.activeUser(workspaceID: workspace.id, keycloakUserID: user) }  // warm up
-    var samples: [Double] = []
-    samples.reserveCapacity(iterations)
-    var start = now()
-    for _ in 0..<iterations {
-        let t0 = now()
-        let answer = try await cache.activeUser(workspaceID: workspace.id, keycloakUserID: user)
-        samples.append(now() - t0)
-        precondition(answer.source == .cache && answer.value != nil)
+    func hits(_ count: Int) async throws -> [Double] {
+        var samples: [Double] = []
+        samples.reserveCapacity(count)
+        for _ in 0..<count {
+            let t0 = now()
+            let answer = try await cache.activeUser(workspaceID: workspace.id, keycloakUserID: user)
+            samples.append(now() - t0)
+            precondition(answer.source == .cache && answer.value != nil)
+        }
+        return samples
     }
-    let single = summarize(samples, seconds: now() - start)
+    _ = try await cache.activeUser(workspaceID: workspace.id, keycloakUserID: user)  // fills the key
+    _ = try await hits(1000)  // warms up
+    var start = now()
+    let single = summarize(try await withTaskExecutorPreference(cache.redis.executor) { try await hits(iterations) }, seconds: now() - start)
+    start = now()
+    let hopping = summarize(try await hits(iterations), seconds: now() - start)
 
     // Concurrent hits: one connection per task.
     let caches = (0..<concurrency).map { _ in makeCache() }
     start = now()
     let concurrentSamples = try await withThrowingTaskGroup(of: [Double].self) { group in
         for cache in caches {
-            group.addTask {
+            group.addTask(executorPreference: cache.redis.executor) {
                 var local: [Double] = []
                 local.reserveCapacity(iterations / concurrency)
                 for _ in 0..<(iterations / concurrency) {
@@ -84,23 +93,22 @@ func run() async throws {
     }
     let concurrent = summarize(concurrentSamples, seconds: now() - start)
 
-    // Read-through misses: delete the key first (not timed).
-    let redis = RedisConnection(configuration: redisConfiguration)
+    // Read-through misses, on the connection's executor: delete the key first (not timed).
     let key = JiraCacheKey.activeUser(prefix, workspaceID: workspace.id, keycloakUserID: user)
-    var missSamples: [Double] = []
-    start = now()
-    var missTime = 0.0
-    for _ in 0..<min(iterations / 10, 2000) {
-        try await redis.send(RedisCommand("DEL", key.value))
-        let t0 = now()
-        let answer = try await cache.activeUser(workspaceID: workspace.id, keycloakUserID: user)
-        let elapsed = now() - t0
-        missTime += elapsed
-        missSamples.append(elapsed)
-        precondition(answer.source == .database)
+    let missSamples = try await withTaskExecutorPreference(cache.redis.executor) {
+        var samples: [Double] = []
+        for _ in 0..<min(iterations / 10, 2000) {
+            try await cache.redis.send(RedisCommand("DEL", key.value))
+            let t0 = now()
+            let answer = try await cache.activeUser(workspaceID: workspace.id, keycloakUserID: user)
+            samples.append(now() - t0)
+            precondition(answer.source == .database)
+        }
+        return samples
     }
+    let missTime = missSamples.reduce(0, +)
     let miss = summarize(missSamples, seconds: missTime)
-    let report: [String: Summary] = ["hit_single": single, "hit_concurrent": concurrent, "miss": miss]
+    let report: [String: Summary] = ["hit_single": single, "hit_single_default_executor": hopping, "hit_concurrent": concurrent, "miss": miss]
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     print(String(decoding: try encoder.encode(report), as: UTF8.self))

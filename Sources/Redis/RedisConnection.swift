@@ -15,7 +15,15 @@ public final class RedisConnection: @unchecked Sendable {
     private var context: UnsafeMutablePointer<redisContext>?
     private var hasConnected = false
     private let queue = DispatchQueue(label: "redis.connection")
+    /// Set on `queue`: tells a call that it already runs there.
+    private let onQueue = DispatchSpecificKey<Bool>()
     private let reconnectCount = Atomic<Int>(0)
+
+    /// Runs tasks on this connection's queue. A task that prefers it
+    /// (`withTaskExecutorPreference(connection.executor) { … }`) makes its calls on this
+    /// connection inline, without hopping to the queue and back: one blocking round trip, as a
+    /// thread of its own would make. Tasks that prefer it share the queue, one at a time.
+    public let executor: RedisConnectionExecutor
 
     /// Where this connection connects to.
     public let configuration: RedisConfiguration
@@ -27,7 +35,11 @@ public final class RedisConnection: @unchecked Sendable {
     public init(configuration: RedisConfiguration) {
         signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
+        queue.setSpecific(key: onQueue, value: true)
+        executor = RedisConnectionExecutor(queue: queue)
     }
+
+    private var isOnQueue: Bool { DispatchQueue.getSpecific(key: onQueue) == true }
 
     deinit {
         if let context { redisFree(context) }
@@ -43,7 +55,8 @@ public final class RedisConnection: @unchecked Sendable {
     /// Sends commands in one write and reads their replies in order (blocking). Error replies
     /// are returned in place, not thrown; a connection failure throws.
     public func pipeline(_ commands: [RedisCommand]) throws -> [RedisReply] {
-        try queue.sync { try runPipeline(commands) }
+        if isOnQueue { return try runPipeline(commands) }
+        return try queue.sync { try runPipeline(commands) }
     }
 
     /// Sends one command from async code; the blocking work runs on the connection's queue.
@@ -52,16 +65,18 @@ public final class RedisConnection: @unchecked Sendable {
         try await pipeline([command])[0].throwingServerError()
     }
 
-    /// Pipelines commands from async code; the blocking work runs on the connection's queue.
+    /// Pipelines commands from async code; the blocking work runs on the connection's queue
+    /// (inline when the task already runs there, on ``executor``).
     public func pipeline(_ commands: [RedisCommand]) async throws -> [RedisReply] {
-        try await withCheckedThrowingContinuation { continuation in
+        if isOnQueue { return try runPipeline(commands) }
+        return try await withCheckedThrowingContinuation { continuation in
             queue.async { continuation.resume(with: Result { try self.runPipeline(commands) }) }
         }
     }
 
     /// Closes the connection now; the next command re-opens it.
     public func close() {
-        queue.sync { drop() }
+        if isOnQueue { drop() } else { queue.sync { drop() } }
     }
 
     // MARK: - Queue-confined
@@ -194,5 +209,19 @@ public final class RedisConnection: @unchecked Sendable {
             return .array(elements)
         default: return .null
         }
+    }
+}
+
+/// The task executor of a ``RedisConnection``: it runs tasks on the connection's serial queue,
+/// where the connection's blocking calls belong (never the Swift concurrency pool).
+public final class RedisConnectionExecutor: TaskExecutor {
+    private let queue: DispatchQueue
+
+    init(queue: DispatchQueue) { self.queue = queue }
+
+    /// Runs the job on the connection's queue.
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -77,6 +77,16 @@ final class JiraCacheTests: XCTestCase {
         let stats = cache.statistics
         XCTAssertEqual(stats.hits, 7)
         XCTAssertEqual(stats.misses, 7)
+
+        // On the connection's executor (no hop per call) the answers are the same.
+        let pinned = try await withTaskExecutorPreference(cache.redis.executor) {
+            (try await cache.activeUser(workspaceID: workspace.id, keycloakUserID: link.keycloakUserID),
+             try await cache.conversations(workspaceID: workspace.id, keycloakUserID: "nobody-\(link.id)", issueID: "1"))
+        }
+        XCTAssertEqual(pinned.0.source, .cache)
+        XCTAssertEqual(pinned.0.value, second.value)
+        XCTAssertEqual(pinned.1.source, .database)
+        XCTAssertEqual(pinned.1.value, [])
     }
 
     func testEveryJobTypeRefreshesTheRightKeys() async throws {

@@ -19,6 +19,27 @@ final class RedisConnectionTests: XCTestCase {
         XCTAssertEqual(missing, .null)
     }
 
+    func testTasksOnTheConnectionsExecutorCallItInline() async throws {
+        let redis = RedisConnection(configuration: try TestRedis.configuration())
+        let key = TestRedis.uniquePrefix() + ":executor"
+        func blocking(_ command: RedisCommand) throws -> RedisReply { try redis.send(command) }
+        let threads = try await withTaskExecutorPreference(redis.executor) {
+            let before = pthread_self()
+            try await redis.send(RedisCommand("SET", key, "v", "EX", 60))
+            let replies = try await redis.pipeline([RedisCommand("GET", key), RedisCommand("PING")])
+            XCTAssertEqual(replies, [.bulk(Array("v".utf8)), .status("PONG")])
+            // The blocking API from the connection's own queue runs inline too (no deadlock).
+            XCTAssertEqual(try blocking(RedisCommand("GET", key)), .bulk(Array("v".utf8)))
+            redis.close()
+            XCTAssertEqual(try blocking(RedisCommand("PING")), .status("PONG"), "reconnects after close")
+            return (before, pthread_self())
+        }
+        XCTAssertTrue(pthread_equal(threads.0, threads.1) != 0, "the awaits did not hop to another thread")
+        // From the default executor, the same calls hop to the queue and back.
+        let reply = try await redis.send(RedisCommand("GET", key))
+        XCTAssertEqual(reply, .bulk(Array("v".utf8)))
+    }
+
     func testPipelineKeepsOrderAndReturnsErrorsInPlace() async throws {
         let redis = RedisConnection(configuration: try TestRedis.configuration())
         let key = TestRedis.uniquePrefix() + ":pipe"

@@ -51,7 +51,8 @@ struct BatchApplier {
             for (position, job) in jobs { try applyOne(position, job) }
             return outcomes
         }
-        // Phase 1: workspace jobs, one by one in stream order (the others may depend on them).
+        // Phase 1: workspace jobs, one by one in stream order (the others may depend on them);
+        // registrations (upserts that fail only on a conflict) without a savepoint.
         // Phase 2: links, set-based for users with one link job in the batch and no status job.
         // Phase 3: the other link and status jobs, one by one in stream order.
         // Phase 4: conversations, set-based. Then what the set statements did not apply, alone.
@@ -69,7 +70,9 @@ struct BatchApplier {
         for (position, job) in jobs {
             let fresh = applied[job.id] == nil && seen.insert(job.id).inserted
             switch job.action {
-            case .createWorkspace, .updateWorkspace, .deactivateWorkspace:
+            case .createWorkspace:
+                try applyInBatch(position, job)
+            case .updateWorkspace, .deactivateWorkspace:
                 try applyOne(position, job)
             case .createWorkspaceLink(_, let user, _, _) where fresh && userJobs[user] == 1:
                 links.append((position, job))
@@ -97,7 +100,7 @@ struct BatchApplier {
     private var inbox: (ids: [String], types: [String], results: [String], keys: [String]) = ([], [], [], [])
 
     /// Records a job applied by a set-based statement: its outcome and its pending inbox row.
-    private mutating func record(_ position: Int, _ job: JiraJob, _ body: JobResultBody, _ cacheKeys: [JiraCacheKey]) throws {
+    private mutating func record(_ position: Int, _ job: JiraJob, _ body: JobResultBody, _ cacheKeys: [JiraCacheKey]) {
         let result = body.json
         let keys = cacheKeys.map(\.storedForm)
         inbox.ids.append(job.id)
@@ -108,15 +111,32 @@ struct BatchApplier {
         outcomes[position] = .done(jobID: job.id, result: result, cacheKeys: keys)
     }
 
-    /// Runs a set-based statement; its failure (other than a lost connection) fails the batch's set-based attempt.
+    /// Runs a set-based step; its failure (other than a lost connection) fails the batch's
+    /// set-based attempt, and the batch is applied again job by job.
     private func setBased<T>(_ body: () throws -> T) throws -> T {
+        func lost(_ error: PostgresError) -> Bool { error.code == .connectionLost || error.code == .connectionFailed }
         do {
             return try body()
-        } catch let error as JiraStoreError where !(error.underlying.map { $0.code == .connectionLost || $0.code == .connectionFailed } ?? false) {
-            throw SetBasedStatementFailed(cause: error)
-        } catch let error as PostgresError where error.code != .connectionLost && error.code != .connectionFailed {
+        } catch let error as JiraStoreError where error.underlying.map(lost) ?? false {
+            throw error
+        } catch let error as PostgresError where lost(error) {
+            throw error
+        } catch {
             throw SetBasedStatementFailed(cause: error)
         }
+    }
+
+    /// Applies a registration in the batch's transaction without a savepoint of its own (two
+    /// round trips fewer); its inbox row goes with the set-based ones. Its failure (a conflict,
+    /// rare) fails the set-based attempt: the batch then runs job by job, where it is classified.
+    private mutating func applyInBatch(_ position: Int, _ job: JiraJob) throws {
+        if let earlier = applied[job.id] {
+            outcomes[position] = .done(jobID: job.id, result: earlier.result, cacheKeys: earlier.cacheKeys)  // no second effect
+            return
+        }
+        let store = JiraStoreSession(session)
+        let effect = try setBased { try JobApplier.apply(job, store, prefix: configuration.keys.prefix) }
+        record(position, job, effect.result, effect.cacheKeys)
     }
 
     /// Applies link jobs (one per user) with one set of statements; returns those not applied.
@@ -136,7 +156,7 @@ struct BatchApplier {
             }
             let body = JobResultBody(workspaceID: change.link.workspaceID, linkID: change.link.id,
                                      deactivatedLinks: change.deactivated.count, version: change.link.version)
-            try record(entry.position, entry.job, body, JiraCacheKey.affected(by: change, prefix: configuration.keys.prefix))
+            record(entry.position, entry.job, body, JiraCacheKey.affected(by: change, prefix: configuration.keys.prefix))
         }
         return leftovers
     }
@@ -179,7 +199,7 @@ struct BatchApplier {
             let item = items[index]
             let body = JobResultBody(workspaceID: conversation.workspaceID, linkID: conversation.linkID, conversationRowID: conversation.id,
                                      conversationID: item.conversationID, version: conversation.version)
-            try record(entry.position, entry.job, body,
+            record(entry.position, entry.job, body,
                        JiraCacheKey.affectedByConversation(workspaceID: conversation.workspaceID, keycloakUserID: item.keycloakUserID,
                                                            issueID: item.issueID, prefix: configuration.keys.prefix))
         }
