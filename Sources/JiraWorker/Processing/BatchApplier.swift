@@ -44,6 +44,10 @@ struct BatchApplier {
     private static let inboxQuery = "SELECT job_id, result::text AS result, cache_keys::text AS cache_keys FROM jira_job_inbox WHERE job_id = ANY($1::text[])"
 
     mutating func apply(_ jobs: [(position: Int, job: JiraJob)], setBased: Bool) throws -> [Int: Disposition] {
+        // Every statement of a batch is an index probe per item. Fresh tables have statistics
+        // that say "empty", for which the planner prefers sequential scans, and those scans stay
+        // in the cached plans while the tables grow until autovacuum analyzes them: forbid them.
+        _ = try session.query("SET LOCAL enable_seqscan = off", [])
         // Jobs already applied: their stored result, and the cache keys to invalidate again (the
         // run that committed them may have died before its acknowledgement invalidated them).
         try remember(try session.query(Self.inboxQuery, [jobs.map(\.job.id).postgresValue]))
