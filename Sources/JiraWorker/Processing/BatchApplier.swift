@@ -35,19 +35,26 @@ struct BatchApplier {
     private var applied: [String: (result: String, cacheKeys: [String])] = [:]
     private var outcomes: [Int: Disposition] = [:]
 
-    init(session: PostgresSession, configuration: WorkerConfiguration, attempts: [Int]) {
+    /// Whether to forbid sequential scans for this transaction (when the session does not).
+    let forbidsSequentialScans: Bool
+
+    init(session: PostgresSession, configuration: WorkerConfiguration, attempts: [Int], forbidsSequentialScans: Bool) {
         self.session = session
         self.configuration = configuration
         self.attempts = attempts
+        self.forbidsSequentialScans = forbidsSequentialScans
     }
+
+    /// Every statement of a batch is an index probe per item. Fresh tables have statistics that
+    /// say "empty", for which the planner prefers sequential scans, and those scans stay in the
+    /// cached plans while the tables grow, until autovacuum analyzes them: the worker forbids
+    /// them, for its session (or, behind a transaction-mode pooler, for each transaction).
+    static let indexProbesOnly = "enable_seqscan = off"
 
     private static let inboxQuery = "SELECT job_id, result::text AS result, cache_keys::text AS cache_keys FROM jira_job_inbox WHERE job_id = ANY($1::text[])"
 
     mutating func apply(_ jobs: [(position: Int, job: JiraJob)], setBased: Bool) throws -> [Int: Disposition] {
-        // Every statement of a batch is an index probe per item. Fresh tables have statistics
-        // that say "empty", for which the planner prefers sequential scans, and those scans stay
-        // in the cached plans while the tables grow until autovacuum analyzes them: forbid them.
-        _ = try session.query("SET LOCAL enable_seqscan = off", [])
+        if forbidsSequentialScans { _ = try session.query("SET LOCAL \(Self.indexProbesOnly)", []) }
         // Jobs already applied: their stored result, and the cache keys to invalidate again (the
         // run that committed them may have died before its acknowledgement invalidated them).
         try remember(try session.query(Self.inboxQuery, [jobs.map(\.job.id).postgresValue]))

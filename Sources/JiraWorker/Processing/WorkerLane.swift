@@ -118,8 +118,9 @@ final class WorkerLane: Sendable {
 
     /// The applier: applies each batch, waiting out PostgreSQL outages without counting attempts.
     private func applyLoop(from decoded: Handoff<Batch?>, to applied: Handoff<Batch?>) {
+        var configured: Int?  // the connection (by reconnect count) whose session forbids sequential scans
         while case var batch?? = decoded.take(while: { notStopped }) {
-            guard untilDone(batch.entries, { try self.apply(&batch) }),
+            guard untilDone(batch.entries, { try self.apply(&batch, configured: &configured) }),
                   applied.put(batch, while: { notStopped }) else { return }
         }
         _ = applied.put(nil, while: { notStopped })
@@ -181,15 +182,23 @@ final class WorkerLane: Sendable {
     }
 
     /// Applies a decoded batch's valid jobs in one transaction and fills in their dispositions.
-    func apply(_ batch: inout Batch) throws {
+    func apply(_ batch: inout Batch, configured: inout Int?) throws {
         let valid = batch.valid
         if valid.isEmpty { return }
         let attempts = batch.entries.map(\.attempts)
         let configuration = self.configuration
+        // Session settings, once per connection; behind a transaction-mode pooler (no prepared
+        // statements) a session is not ours to configure, so each transaction sets its own.
+        let perSession = configuration.postgres.preparesStatements
         func run(setBased: Bool) throws -> [Int: Disposition] {
             try postgres.withSessionBlocking { session in
-                try session.transaction { session in
-                    var applier = BatchApplier(session: session, configuration: configuration, attempts: attempts)
+                if perSession && configured != postgres.reconnects {
+                    _ = try session.query("SET \(BatchApplier.indexProbesOnly)", [])
+                    configured = postgres.reconnects
+                }
+                return try session.transaction { session in
+                    var applier = BatchApplier(session: session, configuration: configuration, attempts: attempts,
+                                               forbidsSequentialScans: !perSession)
                     return try applier.apply(valid, setBased: setBased)
                 }
             }
