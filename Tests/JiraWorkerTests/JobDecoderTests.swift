@@ -90,6 +90,37 @@ final class JobDecoderTests: XCTestCase {
         XCTAssertEqual(try decode(#"{"id":"j","type":"deactivate_workspace","payload":{"workspace_id":3,"x":{"y":[1.5]}}}"#).action, .deactivateWorkspace(.id(3)))
     }
 
+    func testLargeBatchesSplitByUserKeepingEachUsersJobsTogetherAndInOrder() throws {
+        var jobs: [(position: Int, job: JiraJob)] = []
+        func add(_ action: JiraJob.Action) { jobs.append((jobs.count, JiraJob(id: "j\(jobs.count)", enqueuedAt: nil, action: action))) }
+        add(.createWorkspace(JiraWorkspaceRegistration(jiraCloudID: "c", name: "n", adminUserID: "a", webhookSecret: nil, serviceAccountEmail: nil, serviceAccountAPIKey: nil)))
+        for index in 0..<300 {
+            let user = "user-\(index % 37)"
+            switch index % 3 {
+            case 0: add(.createWorkspaceLink(.cloudID("c"), keycloakUserID: user, jiraUserID: "x", status: .active))
+            case 1: add(.createConversation(.id(1), keycloakUserID: user, issueID: "1", issueKey: "P-1", conversationID: "v\(index)", parentID: nil))
+            default: add(.updateUserStatus(.id(1), keycloakUserID: user, status: .inactive))
+            }
+        }
+        add(.deactivateWorkspace(.id(1)))
+        let (workspace, parts) = WorkerLane.split(jobs, into: 2)
+        XCTAssertEqual(workspace.map(\.position), [0, 301])
+        XCTAssertEqual(parts.count, 2)
+        XCTAssertEqual(parts.map(\.count).reduce(0, +), 300)
+        func user(_ job: JiraJob) -> String? {
+            switch job.action {
+            case .createWorkspaceLink(_, let user, _, _), .updateUserStatus(_, let user, _), .createConversation(_, let user, _, _, _, _): return user
+            default: return nil
+            }
+        }
+        let users = parts.map { Set($0.compactMap { user($0.job) }) }
+        XCTAssertTrue(users[0].isDisjoint(with: users[1]), "a user's jobs stay in one part")
+        for part in parts { XCTAssertEqual(part.map(\.position), part.map(\.position).sorted(), "stream order within a part") }
+        // Small batches, or one connection, stay whole.
+        XCTAssertEqual(WorkerLane.split(Array(jobs.prefix(100)), into: 2).parts.count, 1)
+        XCTAssertEqual(WorkerLane.split(jobs, into: 1).parts.first?.count, jobs.count)
+    }
+
     func testHandBuiltJSONMatchesJSONEncoder() throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

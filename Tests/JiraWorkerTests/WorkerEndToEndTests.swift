@@ -147,6 +147,53 @@ final class WorkerEndToEndTests: XCTestCase {
         XCTAssertEqual(dead.count, 0)
     }
 
+    func testALargeBatchSplitByUserAppliesEverythingOnceWithoutRetries() async throws {
+        let harness = try await WorkerHarness(lanes: 1, batch: 1024)
+        XCTAssertEqual(harness.configuration.applyConnections, 2)
+        let tag = UUID().uuidString.prefix(8)
+        let (a, b) = ("split-a-\(tag)", "split-b-\(tag)")
+        // Enqueued before the worker starts, so it reads them as one batch of 617 jobs.
+        var ids = [try await harness.enqueue("create_workspace", workspacePayload(a)), try await harness.enqueue("create_workspace", workspacePayload(b))]
+        for user in 0..<60 {
+            let cloud = user % 2 == 0 ? a : b
+            ids.append(try await harness.enqueue("create_workspace_link", json(["jira_cloud_id": cloud, "keycloak_user_id": "u\(user)-\(tag)", "jira_user_id": "acc\(user)"])))
+            for conversation in 0..<4 {
+                ids.append(try await harness.enqueue("create_conversation", json([
+                    "jira_cloud_id": cloud, "keycloak_user_id": "u\(user)-\(tag)", "issue_id": "\(conversation % 2)", "issue_key": "P-1",
+                    "conversation_id": "c\(user)-\(conversation)-\(tag)"])))
+            }
+        }
+        for user in 0..<60 {
+            let cloud = user % 2 == 0 ? a : b
+            if user % 6 == 0 {  // ten users go inactive after their conversations
+                ids.append(try await harness.enqueue("update_user_status", json(["jira_cloud_id": cloud, "keycloak_user_id": "u\(user)-\(tag)", "status": "inactive"])))
+            } else if user % 6 == 1 {  // ten users move to the other workspace (their old link goes inactive)
+                ids.append(try await harness.enqueue("create_workspace_link", json([
+                    "jira_cloud_id": cloud == a ? b : a, "keycloak_user_id": "u\(user)-\(tag)", "jira_user_id": "acc\(user)"])))
+            }
+        }
+        XCTAssertEqual(ids.count, 2 + 60 * 5 + 20)
+        let running = harness.start()
+        for id in ids { _ = try await harness.done(id) }
+        try await harness.waitUntil("acknowledged") { try await harness.pendingCount() == 0 }
+        let drained = await harness.stop(running)
+        XCTAssertTrue(drained)
+        XCTAssertEqual(running.0.retried, 0, "no part waited for another part's rows")
+        let dead = try await harness.deadLetters()
+        XCTAssertEqual(dead.count, 0)
+        let conversations = try await harness.count("SELECT count(*) AS n FROM jira_conversations WHERE conversation_id LIKE $1", ["%-\(tag)"])
+        XCTAssertEqual(conversations, 240)
+        let inbox = try await harness.count("SELECT count(*) AS n FROM jira_job_inbox WHERE job_id = ANY($1)", [ids])
+        XCTAssertEqual(inbox, ids.count)
+        let active = try await harness.count("SELECT count(*) AS n FROM jira_users WHERE keycloak_user_id LIKE $1 AND status = 'active'", ["%-\(tag)"])
+        XCTAssertEqual(active, 50, "60 users, ten made inactive; the ten who moved have one active link each")
+        for user in stride(from: 1, to: 60, by: 6) {
+            let moved = try await harness.store.userByActiveWorkspace(keycloakUserID: "u\(user)-\(tag)")
+            let target = try await harness.store.workspace(cloudID: user % 2 == 0 ? b : a)
+            XCTAssertEqual(moved?.workspaceID, target?.id)
+        }
+    }
+
     func testEveryBadEntryIsDeadLetteredWhileNeighboursApply() async throws {
         let harness = try await WorkerHarness(lanes: 1, batch: 100)
         let cloud = "bad-\(UUID().uuidString.prefix(8))"

@@ -4,6 +4,9 @@
   bench.py seed RUN USERS          enqueue one workspace and USERS links, wait until applied; prints the workspace id
   bench.py e2e RATE SECONDS RUN WS USERS
                                    offer RATE conversation jobs/s for SECONDS; print enqueue→acknowledged latency JSON
+  bench.py wait-drained            wait until the stream has nothing undelivered, pending or delayed; print the
+                                   wall-clock time it was first seen so (one connection, polled every 20 ms: the
+                                   poll must not load the machine being measured)
 """
 import json
 import os
@@ -116,6 +119,25 @@ def e2e(rate, seconds, run, ws, users):
                       "p99_ms": round(pick(0.99), 2), "max_ms": round(latencies[-1], 2)}))
 
 
+def wait_drained():
+    r = redis.Redis.from_url(os.environ["REDIS_URL"])
+    stream, group = f"{PREFIX}:jobs", f"{PREFIX}-workers"
+    while True:
+        pipe = r.pipeline(transaction=False)
+        pipe.xinfo_groups(stream)
+        pipe.xpending(stream, group)
+        pipe.zcard(f"{PREFIX}:jobs:delayed")
+        try:
+            groups, pending, delayed = pipe.execute()
+        except redis.ResponseError:
+            groups, pending, delayed = [], {"pending": 1}, 1  # the group does not exist yet
+        lag = next((g.get("lag") for g in groups if g["name"].decode() == group), None)
+        if lag == 0 and pending["pending"] == 0 and delayed == 0:
+            print(f"{time.time():.6f}")
+            return
+        time.sleep(0.02)
+
+
 if __name__ == "__main__":
     command = sys.argv[1]
     if command == "generate":
@@ -124,3 +146,5 @@ if __name__ == "__main__":
         seed(sys.argv[2], int(sys.argv[3]))
     elif command == "e2e":
         e2e(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
+    elif command == "wait-drained":
+        wait_drained()

@@ -17,8 +17,12 @@ public struct WorkerConfiguration: Sendable {
     /// Lanes per process: each is a pipeline of a reader, an applier and an acknowledger thread
     /// with their own Redis and PostgreSQL connections.
     public var lanes: Int
-    /// Entries read per `XREADGROUP` and applied per transaction.
+    /// Entries read per `XREADGROUP` and applied together.
     public var batchSize: Int
+    /// PostgreSQL connections a lane applies a large batch over: the batch's link, status and
+    /// conversation jobs are split by user across them, each part in its own transaction, in
+    /// parallel (a user's jobs stay together and in order; workspace jobs commit first).
+    public var applyConnections: Int
     /// How long an entry may stay pending with a silent consumer before others reclaim it.
     public var claimTimeout: Duration
     /// Attempts a job gets for transient failures before it is dead-lettered.
@@ -57,7 +61,7 @@ public struct WorkerConfiguration: Sendable {
     /// Creates a configuration.
     public init(
         redis: RedisConfiguration, postgres: PostgresConfiguration, keys: JiraKeys = JiraKeys(),
-        consumer: String = WorkerConfiguration.defaultConsumer, lanes: Int = 1, batchSize: Int = 1024,
+        consumer: String = WorkerConfiguration.defaultConsumer, lanes: Int = 1, batchSize: Int = 1024, applyConnections: Int = 2,
         claimTimeout: Duration = .seconds(30), maxAttempts: Int = 8, maxDeliveries: Int = 5, grace: Duration = .seconds(20),
         resultTTL: Duration = .seconds(86_400), maxEntryBytes: Int = 64 * 1024, inboxRetention: Duration = .seconds(7 * 86_400),
         retryBackoff: Backoff = Backoff(), reconnectBackoff: Backoff = Backoff(base: .milliseconds(100), maximum: .seconds(5)),
@@ -69,6 +73,7 @@ public struct WorkerConfiguration: Sendable {
         self.consumer = consumer
         self.lanes = lanes
         self.batchSize = batchSize
+        self.applyConnections = applyConnections
         self.claimTimeout = claimTimeout
         self.maxAttempts = maxAttempts
         self.maxDeliveries = maxDeliveries

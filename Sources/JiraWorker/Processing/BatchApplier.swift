@@ -67,10 +67,19 @@ struct BatchApplier {
         // Phase 2: links, set-based for users with one link job in the batch and no status job.
         // Phase 3: the other link and status jobs, one by one in stream order.
         // Phase 4: conversations, set-based. Then what the set statements did not apply, alone.
+        // A user with a conversation before a link or status job of theirs (say, deactivated
+        // right after recording one) has all their jobs applied one by one, in stream order: the
+        // phases would otherwise apply the status change first and refuse the conversation.
         var userJobs: [String: Int] = [:]
-        for (_, job) in jobs {
+        var firstConversation: [String: Int] = [:]
+        var inStreamOrder = Set<String>()
+        for (position, job) in jobs {
             switch job.action {
-            case .createWorkspaceLink(_, let user, _, _), .updateUserStatus(_, let user, _): userJobs[user, default: 0] += 1
+            case .createWorkspaceLink(_, let user, _, _), .updateUserStatus(_, let user, _):
+                userJobs[user, default: 0] += 1
+                if let first = firstConversation[user], first < position { inStreamOrder.insert(user) }
+            case .createConversation(_, let user, _, _, _, _):
+                if firstConversation[user] == nil { firstConversation[user] = position }
             default: break
             }
         }
@@ -85,9 +94,9 @@ struct BatchApplier {
                 try applyInBatch(position, job)
             case .updateWorkspace, .deactivateWorkspace:
                 try applyOne(position, job)
-            case .createWorkspaceLink(_, let user, _, _) where fresh && userJobs[user] == 1:
+            case .createWorkspaceLink(_, let user, _, _) where fresh && userJobs[user] == 1 && !inStreamOrder.contains(user):
                 links.append((position, job))
-            case .createConversation where fresh:
+            case .createConversation(_, let user, _, _, _, _) where fresh && !inStreamOrder.contains(user):
                 conversations.append((position, job))
             default:
                 oneByOne.append((position, job))

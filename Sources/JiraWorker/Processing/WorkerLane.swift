@@ -3,6 +3,7 @@ import JiraCache
 import JiraStore
 import Postgres
 import Redis
+import Synchronization
 
 /// One lane: a pipeline of three threads, each with its own connections. The reader reads a
 /// batch from the consumer group and decodes it; the applier applies it in one PostgreSQL
@@ -24,13 +25,15 @@ final class WorkerLane: Sendable {
     private let redis: RedisConnection
     /// The acknowledger's connection, also used to keep a waiting batch claimed.
     private let ackRedis: RedisConnection
-    private let postgres: PostgresConnection
+    /// The applier's connections: the first for whole batches and workspace jobs, all of them
+    /// for the parts of a split batch.
+    private let postgres: [PostgresConnection]
     private let decoder: JobDecoder
     private let log: WorkerLog
     private let metrics: WorkerMetrics
 
     /// Reconnects of this lane's connections, for the metrics.
-    var reconnects: (redis: Int, postgres: Int) { (redis.reconnects + ackRedis.reconnects, postgres.reconnects) }
+    var reconnects: (redis: Int, postgres: Int) { (redis.reconnects + ackRedis.reconnects, postgres.map(\.reconnects).reduce(0, +)) }
 
     init(index: Int, configuration: WorkerConfiguration, state: WorkerState, log: WorkerLog, metrics: WorkerMetrics) {
         self.index = index
@@ -39,7 +42,7 @@ final class WorkerLane: Sendable {
         self.state = state
         self.redis = RedisConnection(configuration: configuration.redis)
         self.ackRedis = RedisConnection(configuration: configuration.redis)
-        self.postgres = PostgresConnection(configuration: configuration.postgres)
+        self.postgres = (0..<max(configuration.applyConnections, 1)).map { _ in PostgresConnection(configuration: configuration.postgres) }
         self.decoder = JobDecoder(maxBytes: configuration.maxEntryBytes)
         self.log = log
         self.metrics = metrics
@@ -118,7 +121,7 @@ final class WorkerLane: Sendable {
 
     /// The applier: applies each batch, waiting out PostgreSQL outages without counting attempts.
     private func applyLoop(from decoded: Handoff<Batch?>, to applied: Handoff<Batch?>) {
-        var configured: Int?  // the connection (by reconnect count) whose session forbids sequential scans
+        var configured = [Int?](repeating: nil, count: postgres.count)  // see apply(_:configured:)
         while case var batch?? = decoded.take(while: { notStopped }) {
             guard untilDone(batch.entries, { try self.apply(&batch, configured: &configured) }),
                   applied.put(batch, while: { notStopped }) else { return }
@@ -181,36 +184,36 @@ final class WorkerLane: Sendable {
         return batch
     }
 
-    /// Applies a decoded batch's valid jobs in one transaction and fills in their dispositions.
-    func apply(_ batch: inout Batch, configured: inout Int?) throws {
+    /// Applies a decoded batch's valid jobs and fills in their dispositions: in one transaction,
+    /// or, for a large batch, its workspace jobs first and then its other jobs split by user over
+    /// ``WorkerConfiguration/applyConnections`` connections, each part in its own transaction, in
+    /// parallel. A user's jobs stay in one part and in stream order, and no part depends on
+    /// another's uncommitted rows (a link or a conversation depends on its own user's link and on
+    /// its workspace, committed before). `configured` holds, per connection, the reconnect count
+    /// at which its session was configured.
+    func apply(_ batch: inout Batch, configured: inout [Int?]) throws {
         let valid = batch.valid
         if valid.isEmpty { return }
         let attempts = batch.entries.map(\.attempts)
-        let configuration = self.configuration
-        // Session settings, once per connection; behind a transaction-mode pooler (no prepared
-        // statements) a session is not ours to configure, so each transaction sets its own.
-        let perSession = configuration.postgres.preparesStatements
-        func run(setBased: Bool) throws -> [Int: Disposition] {
-            try postgres.withSessionBlocking { session in
-                if perSession && configured != postgres.reconnects {
-                    _ = try session.query("SET \(BatchApplier.indexProbesOnly)", [])
-                    configured = postgres.reconnects
-                }
-                return try session.transaction { session in
-                    var applier = BatchApplier(session: session, configuration: configuration, attempts: attempts,
-                                               forbidsSequentialScans: !perSession)
-                    return try applier.apply(valid, setBased: setBased)
-                }
+        var outcomes: [Int: Disposition] = [:]
+        let (workspaceJobs, parts) = Self.split(valid, into: postgres.count)
+        if parts.count <= 1 {
+            (outcomes, configured[0]) = try apply(valid, on: 0, attempts: attempts, configured: configured[0])
+        } else {
+            if !workspaceJobs.isEmpty {
+                (outcomes, configured[0]) = try apply(workspaceJobs, on: 0, attempts: attempts, configured: configured[0])
             }
-        }
-        let outcomes: [Int: Disposition]
-        do {
-            outcomes = try run(setBased: true)
-        } catch let failure as BatchApplier.SetBasedStatementFailed {
-            // A set-based statement failed (a constraint, a deadlock): the transaction rolled
-            // back; apply the batch again job by job, each in a savepoint.
-            log.debug("set-based statement failed, applying the batch job by job", ["error": "\(failure.cause)"])
-            outcomes = try run(setBased: false)
+            let before = configured
+            let results = Mutex([Result<(outcomes: [Int: Disposition], configured: Int?), any Error>?](repeating: nil, count: parts.count))
+            DispatchQueue.concurrentPerform(iterations: parts.count) { index in
+                let result = Result { try self.apply(parts[index], on: index, attempts: attempts, configured: before[index]) }
+                results.withLock { $0[index] = result }
+            }
+            for (index, result) in results.withLock({ $0 }).enumerated() {
+                guard let part = try result?.get() else { continue }
+                outcomes.merge(part.outcomes) { first, _ in first }
+                configured[index] = part.configured
+            }
         }
         for (position, disposition) in outcomes { batch.dispositions[position] = disposition }
         // Never acknowledge a valid job without an outcome: should that ever happen, retry it.
@@ -219,6 +222,58 @@ final class WorkerLane: Sendable {
             batch.dispositions[position] = .retry(attempt: batch.entries[position].attempts + 1,
                                                   delayMilliseconds: configuration.retryBackoff.delayMilliseconds(attempt: 1))
         }
+    }
+
+    /// Applies jobs in one transaction on connection `index`: set-based, or, if a set-based
+    /// statement fails (a constraint, a deadlock), again job by job, each in a savepoint. Returns
+    /// the outcomes and the reconnect count at which the connection's session is configured.
+    private func apply(_ jobs: [(position: Int, job: JiraJob)], on index: Int, attempts: [Int], configured: Int?) throws -> (outcomes: [Int: Disposition], configured: Int?) {
+        let configuration = self.configuration
+        let connection = postgres[index]
+        var configured = configured
+        // Session settings, once per connection; behind a transaction-mode pooler (no prepared
+        // statements) a session is not ours to configure, so each transaction sets its own.
+        let perSession = configuration.postgres.preparesStatements
+        func run(setBased: Bool) throws -> [Int: Disposition] {
+            try connection.withSessionBlocking { session in
+                if perSession && configured != connection.reconnects {
+                    _ = try session.query("SET \(BatchApplier.indexProbesOnly)", [])
+                    configured = connection.reconnects
+                }
+                return try session.transaction { session in
+                    var applier = BatchApplier(session: session, configuration: configuration, attempts: attempts,
+                                               forbidsSequentialScans: !perSession)
+                    return try applier.apply(jobs, setBased: setBased)
+                }
+            }
+        }
+        do {
+            return (try run(setBased: true), configured)
+        } catch let failure as BatchApplier.SetBasedStatementFailed {
+            log.debug("set-based statement failed, applying \(jobs.count) jobs one by one", ["error": "\(failure.cause)"])
+            return (try run(setBased: false), configured)
+        }
+    }
+
+    /// The workspace jobs of a batch, and its other jobs split into at most `count` parts by
+    /// user (a stable hash of the user id). Small batches stay whole (one part): splitting costs
+    /// a transaction more, which only a large batch repays.
+    static func split(_ jobs: [(position: Int, job: JiraJob)], into count: Int) -> (workspace: [(position: Int, job: JiraJob)], parts: [[(position: Int, job: JiraJob)]]) {
+        guard count > 1, jobs.count >= 256 else { return ([], [jobs]) }
+        var workspace: [(position: Int, job: JiraJob)] = []
+        var parts = [[(position: Int, job: JiraJob)]](repeating: [], count: count)
+        for entry in jobs {
+            switch entry.job.action {
+            case .createWorkspace, .updateWorkspace, .deactivateWorkspace:
+                workspace.append(entry)
+            case .createWorkspaceLink(_, let user, _, _), .updateUserStatus(_, let user, _), .createConversation(_, let user, _, _, _, _):
+                // FNV-1a over the UTF-8 bytes: the same part in every process and run.
+                var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+                for byte in user.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+                parts[Int(hash % UInt64(count))].append(entry)
+            }
+        }
+        return (workspace, parts.filter { !$0.isEmpty })
     }
 
     /// Acknowledges an applied batch in three pipelined round trips, each reply checked before

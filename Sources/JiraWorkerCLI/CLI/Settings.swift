@@ -69,6 +69,7 @@ struct Settings {
         }
         if let lanes = try integer("--lanes", "JIRA_WORKER_LANES", range: 1...64) { configuration.lanes = lanes }
         if let batch = try integer("--batch", "JIRA_WORKER_BATCH", range: 1...10_000) { configuration.batchSize = batch }
+        if let connections = try integer("--apply-connections", "JIRA_WORKER_APPLY_CONNECTIONS", range: 1...16) { configuration.applyConnections = connections }
         if let timeout = try duration("--claim-timeout", "JIRA_WORKER_CLAIM_TIMEOUT") { configuration.claimTimeout = timeout }
         if let attempts = try integer("--max-attempts", "JIRA_WORKER_MAX_ATTEMPTS", range: 1...1000) { configuration.maxAttempts = attempts }
         if let deliveries = try integer("--max-deliveries", "JIRA_WORKER_MAX_DELIVERIES", range: 1...1000) { configuration.maxDeliveries = deliveries }
@@ -99,7 +100,9 @@ struct Settings {
           --database-url URL       libpq connection string or URI (env DATABASE_URL)
           --prefix WORD            key prefix (env JIRA_PREFIX, default jira)
           --lanes N                pipelined lanes per process (env JIRA_WORKER_LANES, default 1)
-          --batch N                entries per read and per transaction (env JIRA_WORKER_BATCH, default 1024)
+          --batch N                entries per read (env JIRA_WORKER_BATCH, default 1024)
+          --apply-connections N    PostgreSQL connections a lane splits a large batch over, by user
+                                   (env JIRA_WORKER_APPLY_CONNECTIONS, default 2)
           --consumer NAME          consumer name; lanes read as NAME:LANE (env JIRA_WORKER_CONSUMER, default host-pid)
           --claim-timeout DUR      reclaim entries pending this long (env JIRA_WORKER_CLAIM_TIMEOUT, default 30s)
           --max-attempts N         attempts for transient failures (env JIRA_WORKER_MAX_ATTEMPTS, default 8)

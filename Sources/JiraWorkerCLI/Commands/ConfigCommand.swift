@@ -28,6 +28,7 @@ enum ConfigCommand {
             "consumer": configuration.consumer,
             "lanes": configuration.lanes,
             "batch": configuration.batchSize,
+            "apply_connections": configuration.applyConnections,
             "claim_timeout_seconds": seconds(configuration.claimTimeout),
             "max_attempts": configuration.maxAttempts,
             "max_deliveries": configuration.maxDeliveries,
