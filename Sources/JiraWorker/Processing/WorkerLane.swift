@@ -14,10 +14,11 @@ import Synchronization
 /// applies and acknowledges a small batch itself (low load: fewer hand-overs, lower latency).
 /// Blocking C calls stay on these threads.
 ///
-/// A batch is applied in one PostgreSQL transaction, the common jobs set-based, the others each
-/// in a savepoint so that one failing job does not fail its neighbours; each applied job id is
-/// recorded in the inbox in the same transaction as its effect. Only after COMMIT does one
-/// script write the results, dead letters and delayed retries and `XACK` the whole batch.
+/// A batch is applied in one PostgreSQL transaction (a large one in a few, split by user), the
+/// common jobs set-based, the others each in a savepoint so that one failing job does not fail
+/// its neighbours; each applied job id is recorded in the inbox in the same transaction as its
+/// effect. Only after COMMIT are the batch's invalidations, dead letters, retries and results
+/// written, and the whole batch acknowledged with one `XACK`, last.
 final class WorkerLane: Sendable {
     let index: Int
     let consumer: String
