@@ -41,7 +41,8 @@ public final class Worker: Sendable {
         let signalSources = handleSignals ? installSignalHandlers() : []
         defer { signalSources.forEach { $0.cancel() } }
         log.info("worker starting", ["consumer": configuration.consumer, "lanes": String(configuration.lanes),
-                                     "batch": String(configuration.batchSize), "redis": configuration.redis.redactedURL,
+                                     "batch": String(configuration.batchSize),
+                                     "apply_connections": String(configuration.applyConnections), "redis": configuration.redis.redactedURL,
                                      "stream": configuration.keys.jobs, "group": configuration.keys.group])
         let finished = DispatchGroup()
         let lanes = (0..<max(configuration.lanes, 1)).map { WorkerLane(index: $0, configuration: configuration, state: state, log: log, metrics: metrics) }

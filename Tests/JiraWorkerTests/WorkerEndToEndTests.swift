@@ -1,6 +1,6 @@
 import Foundation
 import JiraStore
-import JiraWorker
+@testable import JiraWorker
 import Postgres
 import Redis
 import TestSupport
@@ -316,6 +316,30 @@ final class WorkerEndToEndTests: XCTestCase {
         XCTAssertTrue(drained)
         let inbox = try await harness.count("SELECT count(*) AS n FROM jira_job_inbox WHERE job_id LIKE $1", ["\(cloud)-%"])
         XCTAssertEqual(inbox, 3000)
+    }
+
+    func testInboxRowsOlderThanTheRetentionArePruned() async throws {
+        let harness = try await WorkerHarness(batch: 50)
+        let cloud = "prune-\(UUID().uuidString.prefix(8))"
+        let running = harness.start()
+        _ = try await harness.done(try await harness.enqueue("create_workspace", workspacePayload(cloud), id: "\(cloud)-ws"))
+        for index in 0..<20 {
+            _ = try await harness.done(try await harness.enqueue("update_workspace", json(["jira_cloud_id": cloud, "svc_acc_email": "e\(index)@x"]), id: "\(cloud)-\(index)"))
+        }
+        _ = await harness.stop(running)
+        // Twelve rows were applied two days ago (by the clock); the retention is one day.
+        let aged = try await harness.count("""
+            WITH aged AS (UPDATE jira_job_inbox SET applied_at = now() - interval '2 days' WHERE job_id LIKE $1 AND job_id < $2 RETURNING 1)
+            SELECT count(*) AS n FROM aged
+            """, ["\(cloud)-%", "\(cloud)-2"])
+        XCTAssertEqual(aged, 12)  // -0, -1, -10 … -19
+        var configuration = harness.configuration
+        configuration.inboxRetention = .seconds(86_400)
+        try Maintenance(configuration: configuration, state: WorkerState(), log: WorkerLog(minimum: .error), metrics: WorkerMetrics()).pruneInbox()
+        let left = try await harness.count("SELECT count(*) AS n FROM jira_job_inbox WHERE job_id LIKE $1", ["\(cloud)-%"])
+        XCTAssertEqual(left, 21 - 12)
+        let plan = try await harness.count("SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'jira_job_inbox_applied_at_brin'", [])
+        XCTAssertEqual(plan, 1)
     }
 
     func testAFailingWriteInTheAcknowledgementLeavesTheBatchPending() async throws {
