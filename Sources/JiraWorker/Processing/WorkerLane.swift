@@ -34,8 +34,7 @@ final class WorkerLane: Sendable {
     private let decoder: JobDecoder
     /// Batches handed to the applier and not yet acknowledged.
     private let inFlight = Atomic<Int>(0)
-    /// Per applier connection, the reconnect count at which its session was configured (see
-    /// ``apply(_:configured:)``); used by one thread at a time.
+    /// Per applier connection, the reconnect count at which its session was configured.
     private let sessions: Mutex<[Int?]>
     /// The largest batch the reader applies itself when nothing is in flight.
     static let inlineLimit = 64
@@ -125,9 +124,7 @@ final class WorkerLane: Sendable {
                 if entries.count <= Self.inlineLimit && inFlight.load(ordering: .acquiring) == 0 {
                     // Nothing in flight: apply and acknowledge here. At low load a job's latency
                     // is its round trips and thread hand-overs; this spares two hand-overs.
-                    var configured = sessions.withLock { $0 }
-                    guard untilDone(entries, { try self.apply(&batch, configured: &configured) }) else { return }
-                    sessions.withLock { $0 = configured }
+                    guard untilDone(entries, { try self.apply(&batch) }) else { return }
                     guard untilDone(entries, { try self.acknowledge(batch) }) else { return }
                     continue
                 }
@@ -145,9 +142,7 @@ final class WorkerLane: Sendable {
     /// The applier: applies each batch, waiting out PostgreSQL outages without counting attempts.
     private func applyLoop(from decoded: Handoff<Batch?>, to applied: Handoff<Batch?>) {
         while case var batch?? = decoded.take(while: { notStopped }) {
-            var configured = sessions.withLock { $0 }
-            guard untilDone(batch.entries, { try self.apply(&batch, configured: &configured) }) else { return }
-            sessions.withLock { $0 = configured }
+            guard untilDone(batch.entries, { try self.apply(&batch) }) else { return }
             guard applied.put(batch, while: { notStopped }) else { return }
         }
         _ = applied.put(nil, while: { notStopped })
@@ -214,30 +209,27 @@ final class WorkerLane: Sendable {
     /// ``WorkerConfiguration/applyConnections`` connections, each part in its own transaction, in
     /// parallel. A user's jobs stay in one part and in stream order, and no part depends on
     /// another's uncommitted rows (a link or a conversation depends on its own user's link and on
-    /// its workspace, committed before). `configured` holds, per connection, the reconnect count
-    /// at which its session was configured.
-    func apply(_ batch: inout Batch, configured: inout [Int?]) throws {
+    /// its workspace, committed before).
+    func apply(_ batch: inout Batch) throws {
         let valid = batch.valid
         if valid.isEmpty { return }
         let attempts = batch.entries.map(\.attempts)
         var outcomes: [Int: Disposition] = [:]
         let (workspaceJobs, parts) = Self.split(valid, into: postgres.count)
         if parts.count <= 1 {
-            (outcomes, configured[0]) = try apply(valid, on: 0, attempts: attempts, configured: configured[0])
+            outcomes = try apply(valid, on: 0, attempts: attempts)
         } else {
             if !workspaceJobs.isEmpty {
-                (outcomes, configured[0]) = try apply(workspaceJobs, on: 0, attempts: attempts, configured: configured[0])
+                outcomes = try apply(workspaceJobs, on: 0, attempts: attempts)
             }
-            let before = configured
-            let results = Mutex([Result<(outcomes: [Int: Disposition], configured: Int?), any Error>?](repeating: nil, count: parts.count))
+            let results = Mutex([Result<[Int: Disposition], any Error>?](repeating: nil, count: parts.count))
             DispatchQueue.concurrentPerform(iterations: parts.count) { index in
-                let result = Result { try self.apply(parts[index], on: index, attempts: attempts, configured: before[index]) }
+                let result = Result { try self.apply(parts[index], on: index, attempts: attempts) }
                 results.withLock { $0[index] = result }
             }
-            for (index, result) in results.withLock({ $0 }).enumerated() {
+            for result in results.withLock({ $0 }) {
                 guard let part = try result?.get() else { continue }
-                outcomes.merge(part.outcomes) { first, _ in first }
-                configured[index] = part.configured
+                outcomes.merge(part) { first, _ in first }
             }
         }
         for (position, disposition) in outcomes { batch.dispositions[position] = disposition }
@@ -251,19 +243,18 @@ final class WorkerLane: Sendable {
 
     /// Applies jobs in one transaction on connection `index`: set-based, or, if a set-based
     /// statement fails (a constraint, a deadlock), again job by job, each in a savepoint. Returns
-    /// the outcomes and the reconnect count at which the connection's session is configured.
-    private func apply(_ jobs: [(position: Int, job: JiraJob)], on index: Int, attempts: [Int], configured: Int?) throws -> (outcomes: [Int: Disposition], configured: Int?) {
+    /// their outcomes.
+    private func apply(_ jobs: [(position: Int, job: JiraJob)], on index: Int, attempts: [Int]) throws -> [Int: Disposition] {
         let configuration = self.configuration
         let connection = postgres[index]
-        var configured = configured
         // Session settings, once per connection; behind a transaction-mode pooler (no prepared
         // statements) a session is not ours to configure, so each transaction sets its own.
         let perSession = configuration.postgres.preparesStatements
         func run(setBased: Bool) throws -> [Int: Disposition] {
             try connection.withSessionBlocking { session in
-                if perSession && configured != connection.reconnects {
+                if perSession && sessions.withLock({ $0[index] }) != connection.reconnects {
                     _ = try session.query("SET \(BatchApplier.indexProbesOnly)", [])
-                    configured = connection.reconnects
+                    sessions.withLock { $0[index] = connection.reconnects }
                 }
                 return try session.transaction { session in
                     var applier = BatchApplier(session: session, configuration: configuration, attempts: attempts,
@@ -273,10 +264,10 @@ final class WorkerLane: Sendable {
             }
         }
         do {
-            return (try run(setBased: true), configured)
+            return try run(setBased: true)
         } catch let failure as BatchApplier.SetBasedStatementFailed {
             log.debug("set-based statement failed, applying \(jobs.count) jobs one by one", ["error": "\(failure.cause)"])
-            return (try run(setBased: false), configured)
+            return try run(setBased: false)
         }
     }
 
