@@ -51,47 +51,58 @@ extension JiraStoreSession {
     /// Rows are inserted in the order of `items`. A conversation id that a concurrent transaction
     /// records at the same moment fails the statement with a unique violation.
     public func createConversations(_ items: [JiraConversationBatchItem]) throws -> [Int: JiraRecordedConversation] {
-        // The first item of each conversation id only: the statement needs no ON CONFLICT (whose
-        // speculative insertion costs more than the existence probe below).
+        // The workspaces, once per batch rather than once per item: their ids and whether they
+        // are active (a conversation needs an active workspace).
+        var workspaceIDs = Set<Int64>(), cloudIDs = Set<String>()
+        for item in items {
+            if let id = item.workspaceID { workspaceIDs.insert(id) } else if let cloud = item.cloudID { cloudIDs.insert(cloud) }
+        }
+        var activeByID = Set<Int64>(), activeByCloud: [String: Int64] = [:]
+        for row in try query("""
+            SELECT id, jira_cloud_id FROM jira_workspaces
+            WHERE (id = ANY($1::bigint[]) OR jira_cloud_id = ANY($2::text[])) AND status = 'active'
+            """, Array(workspaceIDs), Array(cloudIDs)) {
+            let id = try row.int64("id")
+            activeByID.insert(id)
+            activeByCloud[try row.string("jira_cloud_id")] = id
+        }
+        // The first item of each conversation id only (the statement needs no ON CONFLICT, whose
+        // speculative insertion costs more than the existence probe below), in an active workspace.
         var seen = Set<String>()
-        let positions = items.indices.filter { seen.insert(items[$0].conversationID).inserted }
+        var positions: [Int] = [], workspaceOf: [Int64] = []
+        for (index, item) in items.enumerated() where seen.insert(item.conversationID).inserted {
+            guard let workspace = item.workspaceID.flatMap({ activeByID.contains($0) ? $0 : nil }) ?? item.cloudID.flatMap({ activeByCloud[$0] })
+            else { continue }
+            positions.append(index)
+            workspaceOf.append(workspace)
+        }
         if positions.isEmpty { return [:] }
         let rows = try query("""
-            WITH input AS (
-                SELECT * FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-                    AS t(ord, workspace_id, cloud_id, keycloak_user_id, issue_id, issue_key, conversation_id, parent_id)
-            ), resolved AS (
-                -- Per item: index probes only (the workspace by id or cloud id, the user's active
-                -- link, the conversation id), so the cost grows with the batch, not with the tables.
-                SELECT i.ord, i.issue_id, i.issue_key, i.conversation_id, i.parent_id, link.id AS link_id
-                FROM input i
-                CROSS JOIN LATERAL (
-                    SELECT u.id FROM jira_users u
-                    WHERE u.jira_workspace_id = COALESCE(i.workspace_id, (SELECT id FROM jira_workspaces WHERE jira_cloud_id = i.cloud_id))
-                      AND u.keycloak_user_id = i.keycloak_user_id AND u.status = 'active'
-                      AND (SELECT status FROM jira_workspaces WHERE id = u.jira_workspace_id) = 'active'
-                    OFFSET 0
-                ) link
-                WHERE i.conversation_id <> ''
-                  AND NOT EXISTS (SELECT 1 FROM jira_conversations c WHERE c.conversation_id = i.conversation_id)
-            ), inserted AS (
-                INSERT INTO jira_conversations (conversation_id, issue_id, issue_key, parent_id, jira_user_id)
-                SELECT conversation_id, issue_id, issue_key, parent_id, link_id FROM resolved ORDER BY ord
-                RETURNING id, conversation_id, jira_user_id, version
-            )
-            SELECT c.id, c.conversation_id, c.jira_user_id, c.version, u.jira_workspace_id FROM inserted c JOIN jira_users u ON u.id = c.jira_user_id
+            INSERT INTO jira_conversations (conversation_id, issue_id, issue_key, parent_id, jira_user_id)
+            SELECT i.conversation_id, i.issue_id, i.issue_key, i.parent_id, link.id
+            FROM unnest($1::int[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                AS i(ord, workspace_id, keycloak_user_id, issue_id, issue_key, conversation_id, parent_id)
+            -- Per item: index probes only (the user's active link, the conversation id), so the
+            -- cost grows with the batch, not with the tables.
+            CROSS JOIN LATERAL (
+                SELECT u.id FROM jira_users u
+                WHERE u.jira_workspace_id = i.workspace_id AND u.keycloak_user_id = i.keycloak_user_id AND u.status = 'active'
+                OFFSET 0
+            ) link
+            WHERE i.conversation_id <> ''
+              AND NOT EXISTS (SELECT 1 FROM jira_conversations c WHERE c.conversation_id = i.conversation_id)
+            ORDER BY i.ord
+            RETURNING id, conversation_id, jira_user_id, version
             """,
-            positions.map(Int32.init), positions.map { items[$0].workspaceID }, positions.map { items[$0].cloudID },
-            positions.map { items[$0].keycloakUserID }, positions.map { items[$0].issueID }, positions.map { items[$0].issueKey },
-            positions.map { items[$0].conversationID }, positions.map { items[$0].parentID })
-        var position: [String: Int] = [:]
-        for index in positions { position[items[index].conversationID] = index }
+            positions.map(Int32.init), workspaceOf, positions.map { items[$0].keycloakUserID }, positions.map { items[$0].issueID },
+            positions.map { items[$0].issueKey }, positions.map { items[$0].conversationID }, positions.map { items[$0].parentID })
+        var position: [String: (index: Int, workspace: Int64)] = [:]
+        for (index, workspace) in zip(positions, workspaceOf) { position[items[index].conversationID] = (index, workspace) }
         var recorded: [Int: JiraRecordedConversation] = [:]
         for row in rows {
-            guard let index = position[try row.string("conversation_id")] else { continue }
-            recorded[index] = JiraRecordedConversation(
-                id: try row.int64("id"), linkID: try row.int64("jira_user_id"), workspaceID: try row.int64("jira_workspace_id"),
-                version: try row.int64("version"))
+            guard let (index, workspace) = position[try row.string("conversation_id")] else { continue }
+            recorded[index] = JiraRecordedConversation(id: try row.int64("id"), linkID: try row.int64("jira_user_id"),
+                                                       workspaceID: workspace, version: try row.int64("version"))
         }
         return recorded
     }
