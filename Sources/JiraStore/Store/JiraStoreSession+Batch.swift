@@ -185,15 +185,33 @@ extension JiraStoreSession {
                 deactivated[link.keycloakUserID, default: []].append(link)
             }
         }
-        // 4. One upsert.
+        // 4. New links inserted, existing ones updated. Step 2 told which exist, and the users'
+        // advisory locks (held since step 1, taken by every writer of a user's links) keep it
+        // true: no `ON CONFLICT`, whose speculative insertion into five indexes costs more.
         var changes: [Int: JiraLinkChange] = [:]
         let position = Dictionary(uniqueKeysWithValues: ready.map { (items[$0].keycloakUserID, $0) })
-        for row in try query("""
-            INSERT INTO jira_users (jira_workspace_id, keycloak_user_id, jira_user_id, status)
-            SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
-            ON CONFLICT (jira_workspace_id, keycloak_user_id) DO UPDATE SET jira_user_id = EXCLUDED.jira_user_id, status = EXCLUDED.status
-            RETURNING \(JiraUserLink.columns)
-            """, workspaces, users, ready.map { items[$0].jiraUserID }, ready.map { items[$0].status.rawValue }) {
+        let (existing, new) = (ready.filter { previous[items[$0].keycloakUserID] != nil }, ready.filter { previous[items[$0].keycloakUserID] == nil })
+        func write(_ sql: String, _ part: [Int]) throws -> PostgresRows {
+            try query(sql, part.map { workspaceOf[$0]! }, part.map { items[$0].keycloakUserID }, part.map { items[$0].jiraUserID },
+                      part.map { items[$0].status.rawValue })
+        }
+        var written: [PostgresRows] = []
+        if !new.isEmpty {
+            written.append(try write("""
+                INSERT INTO jira_users (jira_workspace_id, keycloak_user_id, jira_user_id, status)
+                SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])
+                RETURNING \(JiraUserLink.columns)
+                """, new))
+        }
+        if !existing.isEmpty {
+            written.append(try write("""
+                UPDATE jira_users u SET jira_user_id = i.jira_user_id, status = i.status
+                FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS i(workspace_id, keycloak_user_id, jira_user_id, status)
+                WHERE u.jira_workspace_id = i.workspace_id AND u.keycloak_user_id = i.keycloak_user_id
+                RETURNING \(Self.qualifiedLinkColumns)
+                """, existing))
+        }
+        for row in written.joined() {
             let link = try JiraUserLink(row: row)
             guard let index = position[link.keycloakUserID] else { continue }
             let before = previous[link.keycloakUserID]
