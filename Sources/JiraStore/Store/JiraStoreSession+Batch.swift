@@ -133,10 +133,11 @@ public struct JiraLinkBatchItem: Sendable, Hashable {
 }
 
 extension JiraStoreSession {
-    /// Creates or updates many links in four statements, with the semantics of
+    /// Creates or updates many links in four or five statements, with the semantics of
     /// ``createWorkspaceLink(workspaceID:keycloakUserID:jiraUserID:status:)`` for each: the users'
     /// advisory locks (taken in one fixed order), their previous accounts, the deactivation of
-    /// their active links elsewhere, and one upsert. Each user may appear at most once. Returns
+    /// their active links elsewhere, then one insert of the new links and one update of the
+    /// existing ones. Each user may appear at most once. Returns
     /// the changes by position in `items`; an item not returned was not applied (its workspace
     /// does not exist, or an id is empty): apply it alone to learn why. Call it in a transaction.
     public func createWorkspaceLinks(_ items: [JiraLinkBatchItem]) throws -> [Int: JiraLinkChange] {
