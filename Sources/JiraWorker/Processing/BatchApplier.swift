@@ -150,10 +150,7 @@ struct BatchApplier {
     /// round trips fewer); its inbox row goes with the set-based ones. Its failure (a conflict,
     /// rare) fails the set-based attempt: the batch then runs job by job, where it is classified.
     private mutating func applyInBatch(_ position: Int, _ job: JiraJob) throws {
-        if let earlier = applied[job.id] {
-            outcomes[position] = .done(jobID: job.id, result: earlier.result, cacheKeys: earlier.cacheKeys)  // no second effect
-            return
-        }
+        if doneBefore(position, job) { return }
         let store = JiraStoreSession(session)
         let effect = try setBased { try JobApplier.apply(job, store, prefix: configuration.keys.prefix) }
         record(position, job, effect.result, effect.cacheKeys)
@@ -226,12 +223,17 @@ struct BatchApplier {
         return notRecorded
     }
 
+    /// Whether the job id was applied already (in the inbox, or earlier in this batch): then the
+    /// job is done with that run's result and cache keys, and no second effect.
+    private mutating func doneBefore(_ position: Int, _ job: JiraJob) -> Bool {
+        guard let earlier = applied[job.id] else { return false }
+        outcomes[position] = .done(jobID: job.id, result: earlier.result, cacheKeys: earlier.cacheKeys)
+        return true
+    }
+
     /// Applies one job in a savepoint, with its inbox row; classifies a failure.
     private mutating func applyOne(_ position: Int, _ job: JiraJob) throws {
-        if let earlier = applied[job.id] {
-            outcomes[position] = .done(jobID: job.id, result: earlier.result, cacheKeys: earlier.cacheKeys)  // no second effect
-            return
-        }
+        if doneBefore(position, job) { return }
         let store = JiraStoreSession(session)
         _ = try session.query("SAVEPOINT job", [])
         do {
@@ -253,10 +255,7 @@ struct BatchApplier {
                 // (our effect then conflicts with its effect, or our inbox row with its row):
                 // that is a duplicate, not a failure.
                 try remember(try session.query(Self.inboxQuery, [[job.id].postgresValue]))
-                if let earlier = applied[job.id] {
-                    outcomes[position] = .done(jobID: job.id, result: earlier.result, cacheKeys: earlier.cacheKeys)
-                    return
-                }
+                if doneBefore(position, job) { return }
             }
             switch failure {
             case .infrastructure(let cause):
