@@ -16,12 +16,7 @@ public struct Migration: Sendable, Hashable {
 
     /// FNV-1a 64-bit of the SQL text, in hex: an applied migration whose text changed is refused.
     public var checksum: String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in sql.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        let hex = String(hash, radix: 16)
+        let hex = String(sql.fnv1a64, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 }

@@ -283,10 +283,7 @@ final class WorkerLane: Sendable {
             case .createWorkspace, .updateWorkspace, .deactivateWorkspace:
                 workspace.append(entry)
             case .createWorkspaceLink(_, let user, _, _), .updateUserStatus(_, let user, _), .createConversation(_, let user, _, _, _, _):
-                // FNV-1a over the UTF-8 bytes: the same part in every process and run.
-                var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-                for byte in user.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-                parts[Int(hash % UInt64(count))].append(entry)
+                parts[Int(user.fnv1a64 % UInt64(count))].append(entry)  // the same part in every process
             }
         }
         return (workspace, parts.filter { !$0.isEmpty })
