@@ -85,7 +85,7 @@ public final class RedisConnection: @unchecked Sendable {
         if commands.isEmpty { return [] }
         let context = try connected()
         for command in commands {
-            let appended = Self.withArgv(command.arguments) { count, argv, lengths in
+            let appended = Self.withArgv(command) { count, argv, lengths in
                 redisAppendCommandArgv(context, count, argv, lengths)
             }
             guard appended == REDIS_OK else { throw lost(context) }
@@ -164,26 +164,28 @@ public final class RedisConnection: @unchecked Sendable {
         return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
     }
 
-    /// Lays one command's arguments out in one buffer and calls `body` with hiredis's argv.
+    /// Calls `body` with hiredis's argv for one command: pointers into the command's own
+    /// buffer, and the arguments' lengths (on the stack).
     private static func withArgv<R>(
-        _ arguments: [[UInt8]],
+        _ command: RedisCommand,
         _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R
     ) -> R {
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(arguments.reduce(1) { $0 + $1.count })
-        var offsets: [Int] = []
-        var lengths: [Int] = []
-        for argument in arguments {
-            offsets.append(buffer.count)
-            lengths.append(argument.count)
-            buffer.append(contentsOf: argument)
-        }
-        buffer.append(0)  // never empty, so the base address exists
-        return buffer.withUnsafeBufferPointer { bytes in
-            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
-            var pointers: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
-            return pointers.withUnsafeMutableBufferPointer { argv in
-                lengths.withUnsafeBufferPointer { body(Int32(arguments.count), argv.baseAddress!, $0.baseAddress!) }
+        let count = command.ends.count
+        return command.bytes.withUnsafeBufferPointer { bytes in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: max(count, 1)) { argv in
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: max(count, 1)) { lengths in
+                    // An empty buffer has no base address; every argument is then empty, and
+                    // hiredis reads no byte of it.
+                    let empty: StaticString = ""
+                    let base = UnsafeRawPointer(bytes.baseAddress ?? empty.utf8Start).assumingMemoryBound(to: CChar.self)
+                    var start = 0
+                    for (index, end) in command.ends.enumerated() {
+                        argv[index] = base + start
+                        lengths[index] = end - start
+                        start = end
+                    }
+                    return body(Int32(count), argv.baseAddress!, lengths.baseAddress!)
+                }
             }
         }
     }
