@@ -19,32 +19,44 @@ public struct JiraCacheKey: Sendable, Hashable, CustomStringConvertible {
 
     /// The lookup kind.
     public let kind: Kind
-    /// The escaped components after the kind.
-    private let suffix: String
+    /// The key without its prefix (`active-user:42:kc%3A1`), as the worker's inbox stores it.
+    public let storedForm: String
     /// The prefix (`jira`).
     public let prefix: String
 
     private init(_ prefix: String, _ kind: Kind, _ components: [String]) {
         self.prefix = prefix
         self.kind = kind
-        self.suffix = components.map(Self.escape).joined(separator: ":")
+        var stored = kind.rawValue
+        for component in components {
+            stored += ":"
+            stored += Self.escape(component)
+        }
+        self.storedForm = stored
     }
-
-    /// The key without its prefix (`active-user:42:kc%3A1`), as the worker's inbox stores it.
-    public var storedForm: String { "\(kind.rawValue):\(suffix)" }
 
     /// Rebuilds a key from its ``storedForm``; `nil` when the text is not one.
     public init?(prefix: String, storedForm: String) {
-        guard let colon = storedForm.firstIndex(of: ":"), let kind = Kind(rawValue: String(storedForm[..<colon])) else { return nil }
+        guard let colon = storedForm.utf8.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        let name = storedForm[..<colon]
+        guard let kind = Kind.allCases.first(where: { name == $0.rawValue }) else { return nil }
         self.prefix = prefix
         self.kind = kind
-        self.suffix = String(storedForm[storedForm.index(after: colon)...])
+        self.storedForm = storedForm
     }
 
     /// The key holding the cached answer.
-    public var value: String { "\(prefix):cache:\(kind.rawValue):\(suffix)" }
+    public var value: String { Self.join(prefix, ":cache:", storedForm) }
     /// The key holding the answer's generation, bumped by the worker on every change.
-    public var generation: String { "\(prefix):cache:gen:\(kind.rawValue):\(suffix)" }
+    public var generation: String { Self.join(prefix, ":cache:gen:", storedForm) }
+
+    private static func join(_ first: String, _ second: String, _ third: String) -> String {
+        var out = first
+        out.reserveCapacity(first.utf8.count + second.utf8.count + third.utf8.count)
+        out += second
+        out += third
+        return out
+    }
 
     public var description: String { value }
 
@@ -76,23 +88,31 @@ public struct JiraCacheKey: Sendable, Hashable, CustomStringConvertible {
     /// Percent-encodes every byte of the UTF-8 form except `A-Z a-z 0-9 - _ . ~`. Injective, and
     /// the result never contains `:`.
     public static func escape(_ component: String) -> String {
-        var out = ""
-        out.reserveCapacity(component.utf8.count)
-        for byte in component.utf8 {
+        func unreserved(_ byte: UInt8) -> Bool {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
                  UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
+                return true
             default:
-                out.append("%")
+                return false
+            }
+        }
+        if component.utf8.allSatisfy(unreserved) { return component }  // the common case: nothing to escape
+        var out: [UInt8] = []
+        out.reserveCapacity(component.utf8.count * 3)
+        for byte in component.utf8 {
+            if unreserved(byte) {
+                out.append(byte)
+            } else {
+                out.append(UInt8(ascii: "%"))
                 out.append(hex[Int(byte >> 4)])
                 out.append(hex[Int(byte & 0x0F)])
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private static let hex: [Character] = Array("0123456789ABCDEF")
+    private static let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
 }
 
 import Foundation

@@ -3,10 +3,14 @@ extension JobResultBody {
     /// and `.withoutEscapingSlashes` writes, built by hand: the worker writes one per job.
     var json: String {
         var out = "{"
+        out.reserveCapacity(160)
         func add(_ key: String, _ value: String?) {
             guard let value else { return }
             if out.utf8.count > 1 { out += "," }
-            out += "\"\(key)\":\(value)"
+            out += "\""
+            out += key
+            out += "\":"
+            out += value
         }
         add("conversation_id", conversationID.map(\.jsonQuoted))
         add("created", created.map { $0 ? "true" : "false" })
@@ -15,7 +19,8 @@ extension JobResultBody {
         add("link_id", linkID.map { String($0) })
         add("version", version.map { String($0) })
         add("workspace_id", workspaceID.map { String($0) })
-        return out + "}"
+        out += "}"
+        return out
     }
 }
 
@@ -23,6 +28,14 @@ extension String {
     /// The string as a JSON string literal, escaped as `JSONEncoder` escapes it (with
     /// `.withoutEscapingSlashes`): quote, backslash and control characters; the rest as is.
     var jsonQuoted: String {
+        // The common case: nothing to escape (no quote, backslash or control character).
+        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            var out = "\""
+            out.reserveCapacity(utf8.count + 2)
+            out += self
+            out += "\""
+            return out
+        }
         var out = "\""
         out.reserveCapacity(utf8.count + 2)
         var plain = startIndex

@@ -14,7 +14,10 @@ struct StreamEntry: Sendable {
     var fieldNames: [String]
 
     /// When the entry was added, from its id (`<ms>-<seq>`).
-    var enqueuedMilliseconds: Int64? { id.split(separator: "-").first.flatMap { Int64($0) } }
+    var enqueuedMilliseconds: Int64? {
+        guard let dash = id.utf8.firstIndex(of: UInt8(ascii: "-")) else { return nil }
+        return Int64(id[..<dash])
+    }
 
     /// Parses `[[id, [field, value, …]], …]`, the entry list of `XREADGROUP`, `XAUTOCLAIM` and `XRANGE`.
     static func parse(list reply: RedisReply) throws -> [StreamEntry] {

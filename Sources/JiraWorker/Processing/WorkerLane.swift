@@ -300,21 +300,32 @@ final class WorkerLane: Sendable {
         let now = Date()
         let failedAt = JiraTimestamp.format(now)
         let resultTTL = configuration.resultTTL.wholeSecondsAtLeastOne
-        var outcomes: [(outcome: String, type: String)] = []
+        var outcomes: [String: [String: Int]] = [:]
         var latencies: [Double] = []
-        var cacheKeys: [JiraCacheKey] = []
+        latencies.reserveCapacity(batch.entries.count)
+        var invalidated = Set<String>()
+        var invalidations: [RedisCommand] = []
         var writes: [RedisCommand] = []
         var results: [RedisCommand] = []
+        results.reserveCapacity(batch.entries.count + 2)
+        let generationTTL = configuration.cache.generationTTL.milliseconds
         for (position, entry) in batch.entries.enumerated() {
             let type = batch.types[position]
             switch batch.dispositions[position] ?? .ack {
             case .done(let jobID, let result, let stored):
-                outcomes.append(("processed", type))
+                outcomes["processed", default: [:]][type, default: 0] += 1
                 if let enqueued = entry.enqueuedMilliseconds { latencies.append(now.timeIntervalSince1970 - Double(enqueued) / 1000) }
                 results.append(RedisCommand("SET", keys.result(jobID), "{\"status\":\"done\",\"result\":\(result)}", "EX", resultTTL))
-                cacheKeys += stored.compactMap { JiraCacheKey(prefix: keys.prefix, storedForm: $0) }
+                // Each key once per batch, however many of its jobs changed it.
+                for form in stored where invalidated.insert(form).inserted {
+                    guard let key = JiraCacheKey(prefix: keys.prefix, storedForm: form) else { continue }
+                    let generation = key.generation
+                    invalidations.append(RedisCommand("INCR", generation))
+                    invalidations.append(RedisCommand("PEXPIRE", generation, generationTTL))
+                    invalidations.append(RedisCommand("DEL", key.value))
+                }
             case .dead(let error, let jobID):
-                outcomes += [("failed", type), ("dead_lettered", type)]
+                for outcome in ["failed", "dead_lettered"] { outcomes[outcome, default: [:]][type, default: 0] += 1 }
                 writes.append(RedisCommand("XADD", keys.dead, "*", "job", entry.job ?? [], "error", error, "attempts", entry.attempts + 1,
                                            "failed_at", failedAt, "consumer", consumer, "source_id", entry.id))
                 if let jobID {
@@ -323,27 +334,25 @@ final class WorkerLane: Sendable {
                 }
                 log.error("job dead-lettered", ["job_id": jobID ?? "", "type": type, "source_id": entry.id, "error": error, "consumer": consumer])
             case .retry(let attempt, let delay):
-                outcomes += [("failed", type), ("retried", type)]
+                for outcome in ["failed", "retried"] { outcomes[outcome, default: [:]][type, default: 0] += 1 }
                 writes.append(RedisCommand("ZADD", keys.delayed, Int64(now.timeIntervalSince1970 * 1000) + delay,
                                            DelayedJob.member(attempts: attempt, job: entry.job ?? [])))
             case .ack:
                 break
             }
         }
-        var seen = Set<JiraCacheKey>()
-        let invalidated = cacheKeys.filter { seen.insert($0).inserted }
-        let invalidations = invalidated.flatMap { key in
-            [RedisCommand("INCR", key.generation), RedisCommand("PEXPIRE", key.generation, configuration.cache.generationTTL.milliseconds),
-             RedisCommand("DEL", key.value)]
-        }
         let counter = keys.processedCounter(second: Int64(now.timeIntervalSince1970))
         results += [RedisCommand("INCRBY", counter, batch.entries.count), RedisCommand("EXPIRE", counter, 300)]
         for phase in [invalidations + writes, results] {
             for reply in try ackRedis.pipeline(phase) { try reply.throwingServerError() }
         }
-        try ackRedis.send(RedisCommand("XACK", [keys.jobs, keys.group] + batch.entries.map(\.id)))
-        for (outcome, type) in outcomes { metrics.count(outcome, type: type) }
-        metrics.record(batchSize: batch.entries.count, latencies: latencies, invalidations: invalidated.count)
+        var acknowledgement = RedisCommand("XACK", keys.jobs, keys.group)
+        for entry in batch.entries { acknowledgement.append(entry.id) }
+        try ackRedis.send(acknowledgement)
+        for (outcome, types) in outcomes {
+            for (type, count) in types { metrics.count(outcome, type: type, by: count) }
+        }
+        metrics.record(batchSize: batch.entries.count, latencies: latencies, invalidations: invalidations.count / 3)
     }
 
     // MARK: - Reading
