@@ -23,7 +23,9 @@ public struct JiraJob: Sendable, Hashable {
     public var action: Action
 
     /// The six job types of the contract.
-    public enum Action: Sendable, Hashable {
+    /// Indirect: a job is copied several times on its way through a batch, and a boxed action
+    /// costs one retain a copy instead of one per string.
+    public indirect enum Action: Sendable, Hashable {
         /// `create_workspace`
         case createWorkspace(JiraWorkspaceRegistration)
         /// `update_workspace`
