@@ -65,6 +65,52 @@ final class WorkspaceTests: XCTestCase {
         }
     }
 
+    func testSetBasedRegistrationsMatchOneByOne() async throws {
+        let store = try await MigratedDatabase.store()
+        let returning = try await store.makeWorkspace()
+        let user = unique("kc")
+        _ = try await store.createWorkspaceLink(workspaceID: returning.id, keycloakUserID: user, jiraUserID: "acc")
+        _ = try await store.deactivateWorkspace(id: returning.id)
+        let newCloud = unique("cloud"), newName = unique("New") + ".example"
+        @Sendable func registration(_ cloud: String, _ name: String, status: JiraStatus = .active) -> JiraWorkspaceRegistration {
+            JiraWorkspaceRegistration(jiraCloudID: cloud, name: name, adminUserID: "admin-2", webhookSecret: Secret("enc:s"),
+                                      serviceAccountEmail: nil, serviceAccountAPIKey: Secret("enc:k"), status: status)
+        }
+        let changes = try await store.withTransaction { session in
+            try session.createWorkspaces([
+                registration(unique("cloud"), "  "),  // no name: not applied, left to the caller
+                registration(returning.jiraCloudID, returning.name.uppercased()),
+                registration(newCloud, " \(newName) "),
+            ])
+        }
+        XCTAssertNil(changes[0])
+        let again = try XCTUnwrap(changes[1])
+        XCTAssertFalse(again.created)
+        XCTAssertEqual(again.workspace.id, returning.id)
+        XCTAssertEqual(again.workspace.status, .active)
+        XCTAssertEqual(again.workspace.adminUserID, "admin-2")
+        XCTAssertEqual(again.previous?.status, .inactive)
+        XCTAssertEqual(again.reactivated, [], "its links were deactivated with it, and stay so, as one by one")
+        let created = try XCTUnwrap(changes[2])
+        XCTAssertTrue(created.created)
+        XCTAssertEqual(created.workspace.name, newName.lowercased())
+        XCTAssertEqual(created.workspace.webhookSecret?.revealed, "enc:s")
+        let stored = try await store.workspace(cloudID: newCloud)
+        XCTAssertEqual(stored, created.workspace)
+
+        // Registering as inactive cascades to the links, as one by one; a name another cloud id
+        // holds fails the whole statement.
+        let other = unique("kc")
+        _ = try await store.createWorkspaceLink(workspaceID: created.workspace.id, keycloakUserID: other, jiraUserID: "acc")
+        let inactive = try await store.withTransaction { try $0.createWorkspaces([registration(newCloud, newName, status: .inactive)]) }
+        XCTAssertEqual(inactive[0]?.deactivated.map(\.keycloakUserID), [other])
+        let link = try await store.user(keycloakUserID: other, workspaceID: created.workspace.id)
+        XCTAssertEqual(link?.status, .inactive)
+        await assertStoreError(.conflict) {
+            _ = try await store.withTransaction { try $0.createWorkspaces([registration(unique("cloud"), returning.name)]) }
+        }
+    }
+
     func testUpdateChangesOnlyGivenFields() async throws {
         let store = try await MigratedDatabase.store()
         let workspace = try await store.makeWorkspace()

@@ -233,3 +233,52 @@ extension JiraStoreSession {
         return changes
     }
 }
+
+extension JiraStoreSession {
+    /// Registers many workspaces in three statements, with the semantics of
+    /// ``createWorkspace(_:)`` for each: the cloud ids' advisory locks (taken in one fixed
+    /// order), their previous rows, then one upsert of them all. Each cloud id may appear at most
+    /// once. Returns the changes by position in `registrations`; a registration not returned was
+    /// not applied (an empty cloud id or name): apply it alone to learn why. A name that another
+    /// cloud id holds fails the statement (a unique violation). Call it in a transaction.
+    public func createWorkspaces(_ registrations: [JiraWorkspaceRegistration]) throws -> [Int: JiraWorkspaceChange] {
+        precondition(Set(registrations.map(\.jiraCloudID)).count == registrations.count, "one registration per cloud id")
+        var ready: [Int] = [], names: [String] = []
+        for (index, registration) in registrations.enumerated() where !registration.jiraCloudID.isEmpty {
+            guard let name = try? Self.normalizedName(registration.name) else { continue }
+            ready.append(index)
+            names.append(name)
+        }
+        if ready.isEmpty { return [:] }
+        let clouds = ready.map { registrations[$0].jiraCloudID }
+        _ = try query("""
+            SELECT count(pg_advisory_xact_lock($1, hashtext(cloud_id)))
+            FROM (SELECT cloud_id FROM unnest($2::text[]) AS c(cloud_id) ORDER BY hashtext(cloud_id), cloud_id) ordered
+            """, Self.cloudLockNamespace, clouds)
+        var previous: [String: JiraWorkspace] = [:]
+        for row in try query("SELECT \(JiraWorkspace.columns) FROM jira_workspaces WHERE jira_cloud_id = ANY($1::text[]) FOR UPDATE", clouds) {
+            let workspace = try JiraWorkspace(row: row)
+            previous[workspace.jiraCloudID] = workspace
+        }
+        let rows = try query("""
+            INSERT INTO jira_workspaces (jira_cloud_id, name, admin_user_id, webhook_secret, svc_acc_email, svc_acc_api_key, status)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+            ON CONFLICT (jira_cloud_id) DO UPDATE SET
+                name = EXCLUDED.name, admin_user_id = EXCLUDED.admin_user_id,
+                webhook_secret = EXCLUDED.webhook_secret, svc_acc_email = EXCLUDED.svc_acc_email,
+                svc_acc_api_key = EXCLUDED.svc_acc_api_key, status = EXCLUDED.status
+            RETURNING \(JiraWorkspace.columns)
+            """,
+            clouds, names, ready.map { registrations[$0].adminUserID }, ready.map { registrations[$0].webhookSecret?.revealed },
+            ready.map { registrations[$0].serviceAccountEmail }, ready.map { registrations[$0].serviceAccountAPIKey?.revealed },
+            ready.map { registrations[$0].status.rawValue })
+        let position = Dictionary(uniqueKeysWithValues: zip(clouds, ready))
+        var changes: [Int: JiraWorkspaceChange] = [:]
+        for row in rows {
+            let workspace = try JiraWorkspace(row: row)
+            guard let index = position[workspace.jiraCloudID] else { continue }
+            changes[index] = try change(to: workspace, from: previous[workspace.jiraCloudID])
+        }
+        return changes
+    }
+}

@@ -69,7 +69,7 @@ public struct JiraStoreSession {
 
     /// Completes a workspace change: deactivating cascades to the links; reactivating reports the
     /// active links that count again.
-    private func change(to workspace: JiraWorkspace, from previous: JiraWorkspace?) throws -> JiraWorkspaceChange {
+    func change(to workspace: JiraWorkspace, from previous: JiraWorkspace?) throws -> JiraWorkspaceChange {
         var change = JiraWorkspaceChange(workspace: workspace, previous: previous, deactivated: [], reactivated: [])
         if workspace.status == .inactive {
             change.deactivated = try deactivateLinks(workspaceID: workspace.id)

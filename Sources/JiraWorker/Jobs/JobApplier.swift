@@ -66,7 +66,7 @@ enum JobApplier {
         }
     }
 
-    private static func workspace(_ change: JiraWorkspaceChange, _ prefix: String, reportCreated: Bool = false) -> AppliedJob {
+    static func workspace(_ change: JiraWorkspaceChange, _ prefix: String, reportCreated: Bool = false) -> AppliedJob {
         AppliedJob(
             result: JobResultBody(workspaceID: change.workspace.id, created: reportCreated ? change.created : nil,
                                   deactivatedLinks: change.deactivated.count, version: change.workspace.version),

@@ -15,7 +15,8 @@ enum Disposition {
 /// Applies the valid jobs of one batch inside one open transaction.
 ///
 /// Jobs already in the inbox are done with their stored result. With `setBased`, the common
-/// jobs are applied a whole batch per statement: workspace jobs first, one by one; then links
+/// jobs are applied a whole batch per statement: workspace jobs first, in stream order
+/// (registrations of distinct cloud ids with one set of statements, the others one by one); then links
 /// (one statement set for all users with a single link job in the batch); the remaining link and
 /// status jobs one by one; then every conversation in one statement; the inbox rows of all of
 /// these in one more. A job a set statement did not apply (a dependency not there yet, a
@@ -62,8 +63,9 @@ struct BatchApplier {
             for (position, job) in jobs { try applyOne(position, job) }
             return outcomes
         }
-        // Phase 1: workspace jobs, one by one in stream order (the others may depend on them);
-        // registrations (upserts that fail only on a conflict) without a savepoint.
+        // Phase 1: workspace jobs in stream order (the others may depend on them): registrations
+        // of distinct cloud ids set-based (upserts that fail only on a conflict), the others one
+        // by one.
         // Phase 2: links, set-based for users with one link job in the batch and no status job.
         // Phase 3: the other link and status jobs, one by one in stream order.
         // Phase 4: conversations, set-based. Then what the set statements did not apply, alone.
@@ -87,12 +89,17 @@ struct BatchApplier {
         var oneByOne: [(position: Int, job: JiraJob)] = []
         var conversations: [(position: Int, job: JiraJob)] = []
         var seen = Set<String>()
+        var registrations: [(position: Int, job: JiraJob)] = [], registering = Set<String>()
         for (position, job) in jobs {
             let fresh = applied[job.id] == nil && seen.insert(job.id).inserted
             switch job.action {
+            case .createWorkspace(let registration) where fresh && registering.insert(registration.jiraCloudID).inserted:
+                registrations.append((position, job))
             case .createWorkspace:
+                try applyRegistrations(&registrations, &registering)  // those before it first: stream order
                 try applyInBatch(position, job)
             case .updateWorkspace, .deactivateWorkspace:
+                try applyRegistrations(&registrations, &registering)
                 try applyOne(position, job)
             case .createWorkspaceLink(_, let user, _, _) where fresh && userJobs[user] == 1 && !inStreamOrder.contains(user):
                 links.append((position, job))
@@ -102,6 +109,7 @@ struct BatchApplier {
                 oneByOne.append((position, job))
             }
         }
+        try applyRegistrations(&registrations, &registering)
         var leftovers = try applyLinks(links)
         for (position, job) in oneByOne { try applyOne(position, job) }
         leftovers += try applyConversations(conversations)
@@ -154,6 +162,28 @@ struct BatchApplier {
         let store = JiraStoreSession(session)
         let effect = try setBased { try JobApplier.apply(job, store, prefix: configuration.keys.prefix) }
         record(position, job, effect.result, effect.cacheKeys)
+    }
+
+    /// Applies the pending registrations (one per cloud id) with one set of statements, and
+    /// empties the list; a registration the set did not apply is applied alone to learn why.
+    private mutating func applyRegistrations(_ pending: inout [(position: Int, job: JiraJob)], _ cloudIDs: inout Set<String>) throws {
+        let jobs = pending
+        (pending, cloudIDs) = ([], [])
+        if jobs.isEmpty { return }
+        let items = jobs.compactMap { entry -> JiraWorkspaceRegistration? in
+            guard case .createWorkspace(let registration) = entry.job.action else { return nil }
+            return registration
+        }
+        let store = JiraStoreSession(session)
+        let changes = try setBased { try store.createWorkspaces(items) }
+        for (index, entry) in jobs.enumerated() {
+            guard let change = changes[index] else {
+                try applyOne(entry.position, entry.job)
+                continue
+            }
+            let effect = JobApplier.workspace(change, configuration.keys.prefix, reportCreated: true)
+            record(entry.position, entry.job, effect.result, effect.cacheKeys)
+        }
     }
 
     /// Applies link jobs (one per user) with one set of statements; returns those not applied.
