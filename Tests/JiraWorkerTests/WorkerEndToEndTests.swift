@@ -371,4 +371,28 @@ final class WorkerEndToEndTests: XCTestCase {
         let workspaces = try await harness.count("SELECT count(*) AS n FROM jira_workspaces WHERE jira_cloud_id = $1", [cloud])
         XCTAssertEqual(workspaces, 1)
     }
+    func testARetriedAcknowledgementSettlesEachEntryOnce() async throws {
+        let harness = try await WorkerHarness(lanes: 1, maxAttempts: 1000)
+        // The delayed set's key holds a string: the dead letter settles (with its XACK), the
+        // retry does not, and the batch waits.
+        try await harness.redis.send(RedisCommand("XGROUP", "CREATE", harness.keys.jobs, harness.keys.group, "0", "MKSTREAM"))
+        try await harness.redis.send(RedisCommand("SET", harness.keys.delayed, "not a sorted set"))
+        try await harness.redis.send(RedisCommand("XADD", harness.keys.jobs, "*", "job", "not json"))
+        let retried = try await harness.enqueue("deactivate_workspace", #"{"jira_cloud_id":"nowhere-\#(UUID().uuidString.prefix(8))"}"#)
+        let running = harness.start()
+        try await harness.waitUntil("the dead letter settled, the retry not") {
+            let (pending, dead) = (try await harness.pendingCount(), try await harness.deadLetters())
+            return pending == 1 && dead.count == 1
+        }
+        try await Task.sleep(for: .milliseconds(500))  // acknowledgements retried meanwhile
+        // Once the key is fixed, the retry settles; the dead letter was written once.
+        try await harness.redis.send(RedisCommand("DEL", harness.keys.delayed))
+        try await harness.waitUntil("the retry settled") { try await harness.pendingCount() == 0 }
+        let dead = try await harness.deadLetters()
+        XCTAssertEqual(dead.map { String(decoding: $0.fields["job"] ?? [], as: UTF8.self) }, ["not json"])
+        let result = try await harness.queue.result(id: retried)
+        XCTAssertNil(result, "a retried job has no result yet")
+        let drained = await harness.stop(running)
+        XCTAssertTrue(drained)
+    }
 }

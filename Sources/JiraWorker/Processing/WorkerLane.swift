@@ -290,12 +290,14 @@ final class WorkerLane: Sendable {
     }
 
     /// Acknowledges an applied batch in three pipelined round trips, each reply checked before
-    /// the next: first the cache invalidations, dead letters and delayed retries; then the
-    /// results (so a producer that sees a result finds the cache already invalidated); then the
-    /// `XACK`. A write that fails (Redis out of memory, a key of the wrong type) throws before
-    /// the `XACK`, and the batch is tried again (its jobs are in the inbox by then: no second
-    /// effect). Plain commands rather than one Lua script: a script blocks every other client of
-    /// Redis for its whole run (milliseconds for a large batch), and costs more.
+    /// the next: first the cache invalidations, and each dead letter or delayed retry settled
+    /// with its own `XACK` by a small script (``settleScript``); then the results (so a producer
+    /// that sees a result finds the cache already invalidated); then the `XACK` of the batch. A
+    /// write that fails (Redis out of memory, a key of the wrong type) throws before the `XACK`,
+    /// and the batch is tried again (its jobs are in the inbox by then: no second effect; its
+    /// settled entries are not written again). Plain commands for the done jobs rather than one
+    /// Lua script for the batch: a script blocks every other client of Redis for its whole run
+    /// (milliseconds for a large batch), and costs more.
     private func acknowledge(_ batch: Batch) throws {
         let now = Date()
         let failedAt = JiraTimestamp.format(now)
@@ -326,17 +328,21 @@ final class WorkerLane: Sendable {
                 }
             case .dead(let error, let jobID):
                 for outcome in ["failed", "dead_lettered"] { outcomes[outcome, default: [:]][type, default: 0] += 1 }
-                writes.append(RedisCommand("XADD", keys.dead, "*", "job", entry.job ?? [], "error", error, "attempts", entry.attempts + 1,
-                                           "failed_at", failedAt, "consumer", consumer, "source_id", entry.id))
-                if let jobID {
-                    // NX: a result the job already has (a first run that was done) stays.
-                    results.append(RedisCommand("SET", keys.result(jobID), "{\"error\":\(error.jsonQuoted),\"status\":\"dead\"}", "EX", resultTTL, "NX"))
+                // The dead letter, the job's result (NX: a result the job already has, from a
+                // first run that was done, stays) and the entry's XACK in one script.
+                var settle = RedisCommand("EVAL", Self.settleScript, jobID == nil ? 2 : 3, keys.jobs, keys.dead)
+                if let jobID { settle.append(keys.result(jobID)) }
+                for argument: any RedisArgument in [keys.group, entry.id, "dead", "{\"error\":\(error.jsonQuoted),\"status\":\"dead\"}", resultTTL,
+                                                    "job", entry.job ?? [], "error", error, "attempts", entry.attempts + 1,
+                                                    "failed_at", failedAt, "consumer", consumer, "source_id", entry.id] {
+                    settle.append(argument)
                 }
+                writes.append(settle)
                 log.error("job dead-lettered", ["job_id": jobID ?? "", "type": type, "source_id": entry.id, "error": error, "consumer": consumer])
             case .retry(let attempt, let delay):
                 for outcome in ["failed", "retried"] { outcomes[outcome, default: [:]][type, default: 0] += 1 }
-                writes.append(RedisCommand("ZADD", keys.delayed, Int64(now.timeIntervalSince1970 * 1000) + delay,
-                                           DelayedJob.member(attempts: attempt, job: entry.job ?? [])))
+                writes.append(RedisCommand("EVAL", Self.settleScript, 2, keys.jobs, keys.delayed, keys.group, entry.id, "retry",
+                                           Int64(now.timeIntervalSince1970 * 1000) + delay, DelayedJob.member(attempts: attempt, job: entry.job ?? [])))
             case .ack:
                 break
             }
@@ -354,6 +360,24 @@ final class WorkerLane: Sendable {
         }
         metrics.record(batchSize: batch.entries.count, latencies: latencies, invalidations: invalidations.count / 3)
     }
+
+    /// Settles an entry that is not done, atomically with its `XACK`: a dead letter (and the
+    /// job's dead result, when it has an id) or a delayed retry. Written and acknowledged apart,
+    /// a crash between the two would write it twice on redelivery; a script that stops at a
+    /// failing write never acknowledges, and one that finds the entry acknowledged already (a
+    /// retried acknowledgement) writes nothing.
+    /// KEYS: stream, dead stream or delayed set, [result key]. ARGV: group, entry id, `dead`
+    /// (result, result lifetime, dead-letter fields…) or `retry` (due time in ms, member).
+    static let settleScript = """
+        if #redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1) == 0 then return 0 end
+        if ARGV[3] == 'retry' then
+            redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+        else
+            redis.call('XADD', KEYS[2], '*', unpack(ARGV, 6))
+            if KEYS[3] then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5], 'NX') end
+        end
+        return redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+        """
 
     // MARK: - Reading
 
