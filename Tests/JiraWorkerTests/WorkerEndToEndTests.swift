@@ -272,7 +272,8 @@ final class WorkerEndToEndTests: XCTestCase {
             guard let workspace = try await harness.store.workspace(cloudID: cloud) else { return false }
             return try await harness.store.activeUser(workspaceID: workspace.id, keycloakUserID: "kc-\(cloud)") != nil
         }
-        _ = try await harness.done(linkJob)
+        // Its result turns from dead to done once the retry is acknowledged (after its commit).
+        try await harness.waitUntil("the retried link's result is done") { try await harness.result(linkJob)["status"] as? String == "done" }
         let drained = await harness.stop(running)
         XCTAssertTrue(drained)
         let remaining = try await harness.deadLetters()
