@@ -25,23 +25,13 @@ public struct JiraStoreSession {
     /// Concurrent registrations of one cloud id are serialized by an advisory lock, so
     /// ``JiraWorkspaceChange/previous`` is exactly the state this change replaced.
     public func createWorkspace(_ registration: JiraWorkspaceRegistration) throws -> JiraWorkspaceChange {
-        let name = try Self.normalizedName(registration.name)
+        _ = try Self.normalizedName(registration.name)
         try Self.require(registration.jiraCloudID, "jira_cloud_id")
-        _ = try query("SELECT pg_advisory_xact_lock($1, hashtext($2))", Self.cloudLockNamespace, registration.jiraCloudID)
-        let previous = try query("SELECT \(JiraWorkspace.columns) FROM jira_workspaces WHERE jira_cloud_id = $1 FOR UPDATE", registration.jiraCloudID)
-            .first.map(JiraWorkspace.init(row:))
-        let rows = try query("""
-            INSERT INTO jira_workspaces (jira_cloud_id, name, admin_user_id, webhook_secret, svc_acc_email, svc_acc_api_key, status)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
-            ON CONFLICT (jira_cloud_id) DO UPDATE SET
-                name = EXCLUDED.name, admin_user_id = EXCLUDED.admin_user_id,
-                webhook_secret = EXCLUDED.webhook_secret, svc_acc_email = EXCLUDED.svc_acc_email,
-                svc_acc_api_key = EXCLUDED.svc_acc_api_key, status = EXCLUDED.status
-            RETURNING \(JiraWorkspace.columns)
-            """,
-            registration.jiraCloudID, name, registration.adminUserID, registration.webhookSecret?.revealed,
-            registration.serviceAccountEmail, registration.serviceAccountAPIKey?.revealed, registration.status.rawValue)
-        return try change(to: try JiraWorkspace(row: rows[0]), from: previous)
+        // A batch of one: the same locks, previous row and upsert (see `createWorkspaces`).
+        guard let change = try createWorkspaces([registration])[0] else {
+            throw JiraStoreError(code: .invalidInput, message: "the registration of \(registration.jiraCloudID) was not applied")
+        }
+        return change
     }
 
     /// Changes the given fields of a workspace. Setting `.inactive` deactivates its links too.
