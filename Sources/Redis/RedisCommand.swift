@@ -45,15 +45,6 @@ public protocol RedisArgument {
     func appendRedisBytes(to bytes: inout [UInt8])
 }
 
-extension RedisArgument {
-    /// The argument's bytes.
-    public var redisBytes: [UInt8] {
-        var bytes: [UInt8] = []
-        appendRedisBytes(to: &bytes)
-        return bytes
-    }
-}
-
 extension String: RedisArgument {
     public func appendRedisBytes(to bytes: inout [UInt8]) { bytes.append(contentsOf: utf8) }
 }
